@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * pvchan guest <-> host ABI, version 1.
+ *
+ * This header is a contract between a guest kernel and a host kernel that
+ * may have been built years apart.  Rules:
+ *  - every field is fixed width and little endian, padding is explicit and
+ *    must be written as zero and ignored on read;
+ *  - hypercall numbers, feature bits, error codes, device types and opcodes
+ *    are never reused; retired ones stay listed and marked retired;
+ *  - a minor version bump only adds (features, hypercalls, fields carved out
+ *    of reserved space); a major version bump is a new, incompatible ABI;
+ *  - every structure's size is given in a comment and checked at build time
+ *    on both sides.
+ *
+ * The header has no dependency but <linux/types.h> and compiles as C90, so a
+ * VMM or a tool can include it.  See Documentation/hypercalls.rst.
+ */
+#ifndef _PVCHAN_ABI_H
+#define _PVCHAN_ABI_H
+
+#include <linux/types.h>
+
+#define PVCHAN_ABI_MAJOR		1
+#define PVCHAN_ABI_MINOR		0
+
+/*
+ * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
+ * RSI (the KVM hypercall convention), the result comes back in RAX.  The
+ * base ("PVC" in ASCII) is far from KVM's own numbers and below 2^31, so a
+ * 32-bit truncation of the number cannot alias another call.  Only 64-bit
+ * guests are supported.
+ */
+#define PVCHAN_HC_BASE			0x50564300U
+#define PVCHAN_HC_HELLO			(PVCHAN_HC_BASE + 0)
+#define PVCHAN_HC_DEV_INFO		(PVCHAN_HC_BASE + 1)
+#define PVCHAN_HC_DEV_CONFIG		(PVCHAN_HC_BASE + 2)
+#define PVCHAN_HC_QUEUE_SETUP		(PVCHAN_HC_BASE + 3)
+#define PVCHAN_HC_QUEUE_RESET		(PVCHAN_HC_BASE + 4)
+#define PVCHAN_HC_KICK			(PVCHAN_HC_BASE + 5)
+#define PVCHAN_HC_IRQ_ROUTE		(PVCHAN_HC_BASE + 6)
+/* Every number from here up to PVCHAN_HC_LAST is pvchan's and unassigned. */
+#define PVCHAN_HC_COUNT			7
+#define PVCHAN_HC_LAST			(PVCHAN_HC_BASE + 0xff)
+
+/*
+ * Results.  0 is success; errors are returned negated (RAX = -code).  The
+ * codes live in their own range, away from KVM's (-1000 = -KVM_ENOSYS means
+ * "no pvchan host serves this VM", -1 = -KVM_EPERM means "called from guest
+ * user mode").
+ */
+#define PVCHAN_OK			0
+#define PVCHAN_ERR_BASE			4096
+#define PVCHAN_ENOSYS			4097	/* unknown pvchan hypercall */
+#define PVCHAN_ENOTREADY		4098	/* HELLO not done yet */
+#define PVCHAN_EVERSION			4099	/* unsupported major version */
+#define PVCHAN_EINVAL			4100	/* bad argument value */
+#define PVCHAN_ENODEV			4101	/* no such device */
+#define PVCHAN_ENOQUEUE			4102	/* no such queue */
+#define PVCHAN_EFAULT			4103	/* address not in guest RAM */
+#define PVCHAN_EALIGN			4104	/* misaligned address or size */
+#define PVCHAN_EBUSY			4105	/* queue already set up */
+#define PVCHAN_ENOMEM			4106	/* host out of memory */
+#define PVCHAN_ERR_LAST			4106
+
+/*
+ * Channel feature bits (bit numbers in pvchan_hello.*_features).  The
+ * negotiated set is the intersection of what both sides offer.
+ */
+#define PVCHAN_F_EVENT_IDX		0	/* notification suppression */
+#define PVCHAN_F_INDIRECT		1	/* segment tables (sqe.flags) */
+#define PVCHAN_F_KNOWN_MASK		0x3ULL
+
+/* Device types (pvchan_dev_desc.type). */
+#define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
+#define PVCHAN_DEV_BLK			2	/* reserved: block */
+#define PVCHAN_DEV_NET			3	/* reserved: network */
+#define PVCHAN_DEV_CLOCK		4	/* reserved: clock */
+
+/*
+ * struct pvchan_hello - HELLO argument block, 64 bytes, read and written by
+ * the host at the guest physical address passed in a0.
+ * A guest passes the size it knows in a1 (at least 16 bytes); the host reads
+ * and writes only that much, so an older guest with a shorter block works.
+ */
+struct pvchan_hello {
+	/* in: guest */
+	__le16 guest_major;
+	__le16 guest_minor;
+	__le32 pad0;
+	__le64 guest_features;
+	/* out: host */
+	__le16 host_major;
+	__le16 host_minor;
+	__le32 num_devices;
+	__le64 host_features;
+	__le64 features;		/* negotiated: guest & host */
+	__le32 max_queues;		/* per device */
+	__le32 max_queue_size;		/* entries */
+	__le64 reserved[2];
+};
+
+#define PVCHAN_HELLO_MIN_SIZE		16
+
+/* struct pvchan_dev_desc - one device, 64 bytes, written by DEV_INFO. */
+struct pvchan_dev_desc {
+	__le32 type;			/* PVCHAN_DEV_* */
+	__le32 dev_id;			/* stable across HELLOs */
+	__le16 num_queues;
+	__le16 max_queue_size;		/* entries, power of two */
+	__le16 max_segs;		/* per request, with PVCHAN_F_INDIRECT */
+	__le16 pad0;
+	__le64 features;		/* device-type specific */
+	__le32 config_len;		/* bytes readable with DEV_CONFIG */
+	__le32 pad1;
+	__u8 reserved[32];
+};
+
+/*
+ * Queue ring.  One guest-physically contiguous, page-aligned area inside a
+ * single memory slot:
+ *
+ *	struct pvchan_ring_hdr			128 bytes
+ *	struct pvchan_sqe sq[size]		submission entries
+ *	struct pvchan_cqe cq[size]		completion entries
+ *
+ * size is a power of two.  All indices are free running 32-bit counters;
+ * slot = index & (size - 1).  The guest produces sq entries and consumes cq
+ * entries, the host does the reverse.  Requests may complete out of order;
+ * req_id ties a completion to its request (and the traces on both sides).
+ *
+ * Notification suppression (PVCHAN_F_EVENT_IDX): a producer moving its index
+ * from old to new notifies the consumer only if the consumer's event index
+ * lies in [old, new), i.e. (__u32)(new - event - 1) < (__u32)(new - old).
+ * Without the feature the guest kicks for every batch and the host raises an
+ * interrupt for every batch of completions.
+ */
+struct pvchan_ring_hdr {
+	/* written by the guest */
+	__le32 sq_prod;
+	__le32 cq_cons;
+	__le32 cq_event;		/* interrupt when cq_prod passes this */
+	__le32 guest_flags;
+	__u8 pad0[48];
+	/* written by the host */
+	__le32 sq_cons;
+	__le32 sq_event;		/* kick when sq_prod passes this */
+	__le32 cq_prod;
+	__le32 host_flags;
+	__u8 pad1[48];
+};
+
+/* struct pvchan_sqe - submission entry, 64 bytes. */
+struct pvchan_sqe {
+	__le64 req_id;
+	__le16 opcode;			/* device-type specific */
+	__le16 flags;			/* PVCHAN_SQE_F_* */
+	__le32 len;			/* bytes at addr */
+	__le64 addr;			/* data, or segment table if INDIRECT */
+	__le64 args[5];			/* opcode specific */
+};
+
+#define PVCHAN_SQE_F_INDIRECT		0x1	/* addr/len: pvchan_seg table */
+
+/* struct pvchan_cqe - completion entry, 32 bytes. */
+struct pvchan_cqe {
+	__le64 req_id;
+	__le32 status;			/* PVCHAN_ST_* */
+	__le32 len;			/* bytes produced */
+	__le64 value;			/* opcode specific */
+	__le64 reserved;
+};
+
+/* struct pvchan_seg - one segment of an indirect table, 16 bytes. */
+struct pvchan_seg {
+	__le64 addr;
+	__le32 len;
+	__le32 flags;
+};
+
+/* Completion status. */
+#define PVCHAN_ST_OK			0
+#define PVCHAN_ST_IOERR			1	/* backend I/O error */
+#define PVCHAN_ST_UNSUPP		2	/* opcode not supported */
+#define PVCHAN_ST_INVAL			3	/* malformed request */
+#define PVCHAN_ST_FAULT			4	/* buffer not in guest RAM */
+
+#define PVCHAN_RING_HDR_SIZE		128
+#define PVCHAN_RING_MAX_SIZE		4096	/* entries */
+/* Bytes a ring of n entries occupies (not rounded to pages). */
+#define PVCHAN_RING_BYTES(n)		(PVCHAN_RING_HDR_SIZE + (n) * (64 + 32))
+#define PVCHAN_RING_SQ_OFF		PVCHAN_RING_HDR_SIZE
+#define PVCHAN_RING_CQ_OFF(n)		(PVCHAN_RING_HDR_SIZE + (n) * 64)
+
+/*
+ * Echo device (PVCHAN_DEV_ECHO).  One opcode: the host copies len bytes from
+ * addr to the guest buffer at args[0], and returns in cqe.value the CRC32
+ * (crc32_le, seed ~0) of the data.  No device config, no device features.
+ */
+#define PVCHAN_ECHO_OP_COPY		1
+#define PVCHAN_ECHO_MAX_LEN		65536
+
+/*
+ * Interrupt route: IRQ_ROUTE a2 = vector (32..255), a3 = APIC id of a vCPU.
+ * The host sends a fixed, edge, physical-destination interrupt there.
+ */
+#define PVCHAN_IRQ_VECTOR_MIN		32
+#define PVCHAN_IRQ_VECTOR_MAX		255
+
+#endif /* _PVCHAN_ABI_H */

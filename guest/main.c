@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvchan_guest: the guest end of the pvchan channel.  This file: probing for
+ * a pvchan host, version and feature negotiation, device enumeration.
+ *
+ * Without a pvchan host (no hypervisor, another hypervisor, plain KVM, or a
+ * VM not bound to pvchan_host) the module loads, says so once and stays
+ * idle.
+ */
+#include <linux/cpumask.h>
+#include <linux/debugfs.h>
+#include <linux/io.h>
+#include <linux/kvm_para.h>
+#include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <asm/kvm_para.h>
+
+#include "pvchan_guest.h"
+#include "trace.h"
+
+/* Queues per device: one per online CPU, up to this and the host's offer. */
+static unsigned int max_queues = 64;
+module_param(max_queues, uint, 0444);
+MODULE_PARM_DESC(max_queues, "Most queues per device (1-64, default 64)");
+
+#define PVCHAN_GUEST_FEATURES \
+	(BIT_ULL(PVCHAN_F_EVENT_IDX))
+#define PVCHAN_GUEST_MAX_DEVS	16
+
+struct pvchan_channel pvchan_chan;
+struct dentry *pvchan_gdbg_root;
+
+static struct pvchan_gdev *pvchan_devs[PVCHAN_GUEST_MAX_DEVS];
+static unsigned int pvchan_num_devs;
+static bool pvchan_connected;
+static atomic64_t pvchan_hc_count[PVCHAN_HC_COUNT + 1];
+static atomic64_t pvchan_hc_errors;
+static atomic64_t pvchan_req_seq;
+
+/**
+ * pvchan_hc() - issue a pvchan hypercall and count it.
+ * @nr: PVCHAN_HC_*.
+ * @a0: argument.
+ * @a1: argument.
+ * @a2: argument.
+ * @a3: argument.
+ *
+ * Context: any; the hypercall does not sleep in the guest.
+ * Return: the host's result (0, -PVCHAN_E*, or a negative KVM code).
+ */
+long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
+	       unsigned long a2, unsigned long a3)
+{
+	unsigned int idx = nr - PVCHAN_HC_BASE;
+	long ret;
+
+	ret = kvm_hypercall4(nr, a0, a1, a2, a3);
+	atomic64_inc(&pvchan_hc_count[min_t(unsigned int, idx,
+					    PVCHAN_HC_COUNT)]);
+	if (ret)
+		atomic64_inc(&pvchan_hc_errors);
+	trace_pvchan_guest_hypercall(nr, a0, a1, ret);
+	return ret;
+}
+
+/**
+ * pvchan_new_req_id() - a request id unique in this guest since boot; the
+ * host's traces show the same id.
+ *
+ * Return: the id.
+ */
+u64 pvchan_new_req_id(void)
+{
+	return atomic64_inc_return(&pvchan_req_seq);
+}
+
+static int pvchan_hello(void)
+{
+	struct pvchan_hello *h;
+	long ret;
+	int err = 0;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	h->guest_major = cpu_to_le16(PVCHAN_ABI_MAJOR);
+	h->guest_minor = cpu_to_le16(PVCHAN_ABI_MINOR);
+	h->guest_features = cpu_to_le64(PVCHAN_GUEST_FEATURES);
+	ret = pvchan_hc(PVCHAN_HC_HELLO, virt_to_phys(h), sizeof(*h), 0, 0);
+	if (ret == -KVM_ENOSYS) {
+		pr_info("no pvchan host serves this VM; idle\n");
+		err = -ENODEV;
+		goto out_free;
+	}
+	if (ret == -PVCHAN_EVERSION) {
+		pr_err("host speaks pvchan ABI %u.%u, this guest %u.%u; idle\n",
+		       le16_to_cpu(h->host_major), le16_to_cpu(h->host_minor),
+		       PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR);
+		err = -EPROTO;
+		goto out_free;
+	}
+	if (ret) {
+		pr_err("HELLO failed: %ld; idle\n", ret);
+		err = -EIO;
+		goto out_free;
+	}
+	pvchan_chan.host_major = le16_to_cpu(h->host_major);
+	pvchan_chan.host_minor = le16_to_cpu(h->host_minor);
+	/* Never trust the host with more than we asked for. */
+	pvchan_chan.features = le64_to_cpu(h->features) &
+			       PVCHAN_GUEST_FEATURES;
+	pvchan_chan.num_devices = min_t(u32, le32_to_cpu(h->num_devices),
+					PVCHAN_GUEST_MAX_DEVS);
+	pvchan_chan.max_queues = clamp_t(u32, le32_to_cpu(h->max_queues), 1,
+					 64);
+	pvchan_chan.max_queue_size = clamp_t(u32,
+					     le32_to_cpu(h->max_queue_size), 1,
+					     PVCHAN_RING_MAX_SIZE);
+	pr_info("host ABI %u.%u, features %#llx, %u devices\n",
+		pvchan_chan.host_major, pvchan_chan.host_minor,
+		pvchan_chan.features, pvchan_chan.num_devices);
+out_free:
+	kfree(h);
+	return err;
+}
+
+static struct pvchan_gdev *pvchan_dev_create(u32 index)
+{
+	struct pvchan_dev_desc *d;
+	struct pvchan_gdev *dev = NULL;
+	u32 nq, qsize;
+	long ret;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return ERR_PTR(-ENOMEM);
+	ret = pvchan_hc(PVCHAN_HC_DEV_INFO, index, virt_to_phys(d),
+			sizeof(*d), 0);
+	if (ret) {
+		pr_err("dev%u: DEV_INFO failed: %ld\n", index, ret);
+		dev = ERR_PTR(-EIO);
+		goto out_free;
+	}
+	nq = le16_to_cpu(d->num_queues);
+	qsize = le16_to_cpu(d->max_queue_size);
+	/* "We need at least one queue, whatever they say." */
+	nq = clamp_t(u32, nq, 1, min3(pvchan_chan.max_queues,
+				      max_t(u32, max_queues, 1),
+				      num_online_cpus()));
+	if (!is_power_of_2(qsize) || qsize > pvchan_chan.max_queue_size) {
+		pr_err("dev%u: bad queue size %u from host\n", index, qsize);
+		dev = ERR_PTR(-EIO);
+		goto out_free;
+	}
+	dev = kzalloc(struct_size(dev, queues, nq), GFP_KERNEL);
+	if (!dev) {
+		dev = ERR_PTR(-ENOMEM);
+		goto out_free;
+	}
+	dev->index = index;
+	dev->desc = *d;
+	dev->num_queues = nq;
+	dev->queue_size = min_t(u32, qsize, 256);
+out_free:
+	kfree(d);
+	return dev;
+}
+
+static int pvchan_state_show(struct seq_file *m, void *unused)
+{
+	unsigned int i;
+
+	seq_printf(m, "state %s\nguest_abi %u.%u\nhost_abi %u.%u\nfeatures %#llx\ndevices %u\n",
+		   pvchan_connected ? "connected" : "idle", PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
+		   pvchan_chan.host_major, pvchan_chan.host_minor,
+		   pvchan_chan.features, pvchan_num_devs);
+	for (i = 0; i < pvchan_num_devs; i++)
+		seq_printf(m, "dev%u type %u queues %u queue_size %u\n", i,
+			   le32_to_cpu(pvchan_devs[i]->desc.type),
+			   pvchan_devs[i]->num_queues,
+			   pvchan_devs[i]->queue_size);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_state);
+
+static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
+	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
+	"kick", "irq_route", "unknown",
+};
+
+static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
+{
+	unsigned int i;
+
+	for (i = 0; i <= PVCHAN_HC_COUNT; i++)
+		seq_printf(m, "%s %lld\n", pvchan_hc_names[i],
+			   atomic64_read(&pvchan_hc_count[i]));
+	seq_printf(m, "errors %lld\n", atomic64_read(&pvchan_hc_errors));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_hypercalls);
+
+static void pvchan_remove_devs(void)
+{
+	while (pvchan_num_devs) {
+		struct pvchan_gdev *dev = pvchan_devs[--pvchan_num_devs];
+
+		if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_ECHO)
+			pvchan_echo_remove(dev);
+		kfree(dev);
+	}
+}
+
+static int pvchan_probe_devs(void)
+{
+	struct pvchan_gdev *dev;
+	u32 i;
+	int ret;
+
+	for (i = 0; i < pvchan_chan.num_devices; i++) {
+		dev = pvchan_dev_create(i);
+		if (IS_ERR(dev))
+			return PTR_ERR(dev);
+		switch (le32_to_cpu(dev->desc.type)) {
+		case PVCHAN_DEV_ECHO:
+			ret = pvchan_echo_probe(dev);
+			break;
+		default:
+			pr_info("dev%u: type %u not handled by this guest\n",
+				i, le32_to_cpu(dev->desc.type));
+			kfree(dev);
+			continue;
+		}
+		if (ret) {
+			kfree(dev);
+			return ret;
+		}
+		pvchan_devs[pvchan_num_devs++] = dev;
+	}
+	return 0;
+}
+
+static int __init pvchan_guest_init(void)
+{
+	int ret;
+
+	pvchan_gdbg_root = debugfs_create_dir("pvchan", NULL);
+	debugfs_create_file("state", 0444, pvchan_gdbg_root, NULL,
+			    &pvchan_state_fops);
+	debugfs_create_file("hypercalls", 0444, pvchan_gdbg_root, NULL,
+			    &pvchan_hypercalls_fops);
+
+	if (!boot_cpu_has(X86_FEATURE_HYPERVISOR) || !kvm_para_available()) {
+		pr_info("not running on KVM; idle\n");
+		return 0;
+	}
+	if (pvchan_hello())
+		return 0;
+
+	ret = pvchan_irq_init();
+	if (ret)
+		goto out_debugfs;
+	ret = pvchan_probe_devs();
+	if (ret)
+		goto out_remove_devs;
+	pvchan_connected = true;
+	return 0;
+
+out_remove_devs:
+	pvchan_remove_devs();
+	pvchan_irq_exit();
+out_debugfs:
+	debugfs_remove(pvchan_gdbg_root);
+	return ret;
+}
+
+static void __exit pvchan_guest_exit(void)
+{
+	if (pvchan_connected) {
+		pvchan_remove_devs();
+		pvchan_irq_exit();
+	}
+	debugfs_remove(pvchan_gdbg_root);
+}
+
+module_init(pvchan_guest_init);
+module_exit(pvchan_guest_exit);
+MODULE_DESCRIPTION("pvchan: paravirtual channel to a pvchan KVM host (guest)");
+MODULE_AUTHOR("pvchan developers");
+MODULE_LICENSE("GPL");

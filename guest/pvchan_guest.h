@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvchan guest module: private definitions shared by its files.
+ *
+ * The host is not trusted: every value read from it (HELLO answers, device
+ * descriptors, ring indices, completions) is checked before use.
+ */
+#ifndef _PVCHAN_GUEST_H
+#define _PVCHAN_GUEST_H
+
+#include <linux/atomic.h>
+#include <linux/interrupt.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+#include "pvchan_abi.h"
+
+struct dentry;
+struct pvchan_gdev;
+
+/* Guest view of the channel after HELLO. */
+struct pvchan_channel {
+	u16 host_major;
+	u16 host_minor;
+	u32 num_devices;
+	u64 features;
+	u32 max_queues;
+	u32 max_queue_size;
+};
+
+extern struct pvchan_channel pvchan_chan;
+extern struct dentry *pvchan_gdbg_root;
+
+/**
+ * struct pvchan_gring - guest side of one queue ring.
+ * @mem: the ring (struct pvchan_ring_hdr, then sq[], then cq[]).
+ * @order: page order of @mem.
+ * @size: entries, power of two.
+ * @sq_prod: guest's copy of the submission producer index.
+ * @sq_pub: last sq_prod published to the host.
+ * @cq_cons: guest's copy of the completion consumer index.
+ * @inflight: requests submitted and not completed; at most @size, which
+ *	bounds the completions the host can post.
+ * @event_idx: PVCHAN_F_EVENT_IDX negotiated.
+ */
+struct pvchan_gring {
+	void *mem;
+	unsigned int order;
+	u32 size;
+	u32 sq_prod;
+	u32 sq_pub;
+	u32 cq_cons;
+	u32 inflight;
+	bool event_idx;
+};
+
+/* Per-queue counters; updated under the queue lock or atomically. */
+struct pvchan_gqueue_stats {
+	atomic64_t submitted;
+	atomic64_t completed;
+	atomic64_t kicks;
+	atomic64_t kicks_suppressed;
+	atomic64_t irqs;
+	atomic64_t bad_completions;
+	atomic64_t timeouts;
+	atomic64_t route_updates;
+};
+
+/**
+ * struct pvchan_gqueue - one queue of a guest device.
+ * @dev: owner.
+ * @index: queue number.
+ * @lock: protects @ring; taken in process context and in the irq handler.
+ * @ring: the ring.
+ * @irq: Linux irq number (0 if none).
+ * @cpu: CPU the queue's interrupt is bound to.
+ * @complete: device callback for each completion, called with @lock held.
+ * @stats: counters.
+ * @dbg: debugfs directory.
+ */
+struct pvchan_gqueue {
+	struct pvchan_gdev *dev;
+	u16 index;
+	spinlock_t lock;
+	struct pvchan_gring ring;
+	unsigned int irq;
+	unsigned int cpu;
+	void (*complete)(struct pvchan_gqueue *q, const struct pvchan_cqe *cqe);
+	struct pvchan_gqueue_stats stats;
+	struct dentry *dbg;
+};
+
+/**
+ * struct pvchan_gdev - a device enumerated from the host.
+ * @index: device index for hypercalls.
+ * @desc: descriptor as read (and checked) at probe.
+ * @num_queues: queues in use (host offer, capped by the guest).
+ * @queue_size: ring entries in use.
+ * @dbg: debugfs directory.
+ * @priv: device-type driver state.
+ * @queues: the queues.
+ */
+struct pvchan_gdev {
+	u32 index;
+	struct pvchan_dev_desc desc;
+	u16 num_queues;
+	u32 queue_size;
+	struct dentry *dbg;
+	void *priv;
+	struct pvchan_gqueue queues[];
+};
+
+/* main.c */
+long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
+	       unsigned long a2, unsigned long a3);
+u64 pvchan_new_req_id(void);
+
+/* ring.c */
+int pvchan_gring_alloc(struct pvchan_gring *r, u32 size, bool event_idx);
+void pvchan_gring_free(struct pvchan_gring *r);
+struct pvchan_sqe *pvchan_gring_next_sqe(struct pvchan_gring *r);
+bool pvchan_gring_publish(struct pvchan_gring *r);
+bool pvchan_gring_get_cqe(struct pvchan_gring *r, struct pvchan_cqe *cqe);
+bool pvchan_gring_arm(struct pvchan_gring *r);
+bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx);
+int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
+		       u16 index, unsigned int cpu);
+void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
+void pvchan_gqueue_kick(struct pvchan_gqueue *q);
+
+/* irq.c */
+int pvchan_irq_init(void);
+void pvchan_irq_exit(void);
+int pvchan_irq_setup(struct pvchan_gqueue *q, irq_handler_t handler);
+void pvchan_irq_teardown(struct pvchan_gqueue *q);
+
+/* echo.c */
+int pvchan_echo_probe(struct pvchan_gdev *dev);
+void pvchan_echo_remove(struct pvchan_gdev *dev);
+
+/* Log messages about values from the host: rate limited. */
+#define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)
+
+#endif /* _PVCHAN_GUEST_H */

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest side of pvchan queue rings (layout in pvchan_abi.h): allocation,
+ * submission with kick suppression, completion reaping with interrupt
+ * suppression, and the generic queue setup every device type uses.
+ */
+#include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+
+#include "pvchan_guest.h"
+#include "trace.h"
+
+static struct pvchan_ring_hdr *pvchan_gring_hdr(struct pvchan_gring *r)
+{
+	return r->mem;
+}
+
+static struct pvchan_sqe *pvchan_gring_sq(struct pvchan_gring *r)
+{
+	return r->mem + PVCHAN_RING_SQ_OFF;
+}
+
+static struct pvchan_cqe *pvchan_gring_cq(struct pvchan_gring *r)
+{
+	return r->mem + PVCHAN_RING_CQ_OFF(r->size);
+}
+
+/**
+ * pvchan_need_event() - must a producer moving from @old_idx to @new_idx
+ * notify a consumer that asked to be notified at @event?
+ * @event: consumer's event index.
+ * @new_idx: producer index after the batch.
+ * @old_idx: producer index before the batch.
+ *
+ * Return: true if @event lies in [@old_idx, @new_idx), modulo 2^32.
+ */
+bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx)
+{
+	return (u32)(new_idx - event - 1) < (u32)(new_idx - old_idx);
+}
+
+/**
+ * pvchan_gring_alloc() - allocate and zero a ring.
+ * @r: ring.
+ * @size: entries, power of two.
+ * @event_idx: use notification suppression.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int pvchan_gring_alloc(struct pvchan_gring *r, u32 size, bool event_idx)
+{
+	memset(r, 0, sizeof(*r));
+	r->order = get_order(PVCHAN_RING_BYTES(size));
+	r->mem = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, r->order);
+	if (!r->mem)
+		return -ENOMEM;
+	r->size = size;
+	r->event_idx = event_idx;
+	return 0;
+}
+
+/**
+ * pvchan_gring_free() - free a ring the host no longer uses.
+ * @r: ring.
+ */
+void pvchan_gring_free(struct pvchan_gring *r)
+{
+	free_pages((unsigned long)r->mem, r->order);
+	r->mem = NULL;
+}
+
+/**
+ * pvchan_gring_next_sqe() - claim the next submission entry.
+ * @r: ring, under the queue lock.
+ *
+ * Return: a zeroed entry to fill, or NULL if @r->size requests are in
+ * flight.  The entry is handed over by pvchan_gring_publish().
+ */
+struct pvchan_sqe *pvchan_gring_next_sqe(struct pvchan_gring *r)
+{
+	struct pvchan_sqe *sqe;
+
+	if (r->inflight >= r->size)
+		return NULL;
+	sqe = &pvchan_gring_sq(r)[r->sq_prod & (r->size - 1)];
+	memset(sqe, 0, sizeof(*sqe));
+	r->sq_prod++;
+	r->inflight++;
+	return sqe;
+}
+
+/**
+ * pvchan_gring_publish() - make claimed entries visible to the host.
+ * @r: ring, under the queue lock.
+ *
+ * Return: true if the host must be kicked.
+ */
+bool pvchan_gring_publish(struct pvchan_gring *r)
+{
+	struct pvchan_ring_hdr *hdr = pvchan_gring_hdr(r);
+	u32 old = r->sq_pub;
+
+	if (old == r->sq_prod)
+		return false;
+	/* Entries before the index that publishes them. */
+	smp_wmb();
+	WRITE_ONCE(hdr->sq_prod, cpu_to_le32(r->sq_prod));
+	r->sq_pub = r->sq_prod;
+	if (!r->event_idx)
+		return true;
+	/* Publish sq_prod before reading the host's sq_event. */
+	smp_mb();
+	return pvchan_need_event(le32_to_cpu(READ_ONCE(hdr->sq_event)),
+				 r->sq_prod, old);
+}
+
+/**
+ * pvchan_gring_get_cqe() - take the next completion, if any.
+ * @r: ring, under the queue lock.
+ * @cqe: copy of the completion.
+ *
+ * A host that posts more completions than there are requests in flight is
+ * ignored (the caller counts it).
+ *
+ * Return: true if @cqe was filled.
+ */
+bool pvchan_gring_get_cqe(struct pvchan_gring *r, struct pvchan_cqe *cqe)
+{
+	struct pvchan_ring_hdr *hdr = pvchan_gring_hdr(r);
+	u32 prod = le32_to_cpu(READ_ONCE(hdr->cq_prod));
+
+	if (prod == r->cq_cons || !r->inflight)
+		return false;
+	/* Read the entry only after seeing the index that covers it. */
+	smp_rmb();
+	*cqe = pvchan_gring_cq(r)[r->cq_cons & (r->size - 1)];
+	r->cq_cons++;
+	r->inflight--;
+	WRITE_ONCE(hdr->cq_cons, cpu_to_le32(r->cq_cons));
+	return true;
+}
+
+/**
+ * pvchan_gring_arm() - ask for an interrupt at the next completion.
+ * @r: ring, under the queue lock.
+ *
+ * Return: true if completions arrived meanwhile and must be reaped now.
+ */
+bool pvchan_gring_arm(struct pvchan_gring *r)
+{
+	struct pvchan_ring_hdr *hdr = pvchan_gring_hdr(r);
+
+	WRITE_ONCE(hdr->cq_event, cpu_to_le32(r->cq_cons));
+	smp_mb();
+	return r->inflight &&
+	       le32_to_cpu(READ_ONCE(hdr->cq_prod)) != r->cq_cons;
+}
+
+/**
+ * pvchan_gqueue_kick() - publish submissions and notify the host if needed.
+ * @q: queue, under @q->lock.
+ */
+void pvchan_gqueue_kick(struct pvchan_gqueue *q)
+{
+	long ret;
+
+	if (!pvchan_gring_publish(&q->ring)) {
+		atomic64_inc(&q->stats.kicks_suppressed);
+		return;
+	}
+	atomic64_inc(&q->stats.kicks);
+	ret = pvchan_hc(PVCHAN_HC_KICK, q->dev->index, q->index, 0, 0);
+	if (ret)
+		pvchan_host_err("dev%u q%u: kick failed: %ld\n", q->dev->index,
+				q->index, ret);
+}
+
+static irqreturn_t pvchan_gqueue_irq(int irq, void *data)
+{
+	struct pvchan_gqueue *q = data;
+	struct pvchan_cqe cqe;
+	unsigned long flags;
+
+	atomic64_inc(&q->stats.irqs);
+	spin_lock_irqsave(&q->lock, flags);
+	do {
+		while (pvchan_gring_get_cqe(&q->ring, &cqe)) {
+			atomic64_inc(&q->stats.completed);
+			trace_pvchan_guest_req_complete(q->dev->index, q->index,
+							le64_to_cpu(cqe.req_id),
+							le32_to_cpu(cqe.status));
+			q->complete(q, &cqe);
+		}
+	} while (pvchan_gring_arm(&q->ring));
+	spin_unlock_irqrestore(&q->lock, flags);
+	return IRQ_HANDLED;
+}
+
+/**
+ * pvchan_gqueue_init() - allocate a queue's ring, register it with the host
+ * and route its interrupt to @cpu.
+ * @dev: device.
+ * @q: queue to set up; @q->complete must be set.
+ * @index: queue number.
+ * @cpu: CPU for the interrupt.
+ *
+ * Return: 0 or a negative errno.
+ */
+int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
+		       u16 index, unsigned int cpu)
+{
+	bool event_idx = pvchan_chan.features & BIT_ULL(PVCHAN_F_EVENT_IDX);
+	long hret;
+	int ret;
+
+	q->dev = dev;
+	q->index = index;
+	q->cpu = cpu;
+	spin_lock_init(&q->lock);
+	ret = pvchan_gring_alloc(&q->ring, dev->queue_size, event_idx);
+	if (ret)
+		return ret;
+	hret = pvchan_hc(PVCHAN_HC_QUEUE_SETUP, dev->index, index,
+			 virt_to_phys(q->ring.mem), dev->queue_size);
+	if (hret) {
+		pr_err("dev%u q%u: host refused queue setup: %ld\n",
+		       dev->index, index, hret);
+		ret = -EIO;
+		goto out_free_ring;
+	}
+	ret = pvchan_irq_setup(q, pvchan_gqueue_irq);
+	if (ret)
+		goto out_reset;
+	return 0;
+
+out_reset:
+	pvchan_hc(PVCHAN_HC_QUEUE_RESET, dev->index, index, 0, 0);
+out_free_ring:
+	pvchan_gring_free(&q->ring);
+	return ret;
+}
+
+/**
+ * pvchan_gqueue_destroy() - stop a queue: the host lets go of the ring
+ * before it is freed.
+ * @q: queue set up by pvchan_gqueue_init().
+ */
+void pvchan_gqueue_destroy(struct pvchan_gqueue *q)
+{
+	pvchan_irq_teardown(q);
+	pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0, 0);
+	pvchan_gring_free(&q->ring);
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs: /sys/kernel/debug/pvchan/vm<id>/{info,hypercalls,rejects,latency}
+ * and vm<id>/dev<n>/q<m>/stats.  Counters are plain "name value" lines so
+ * scripts can read them; histograms are "le_<2^i>ns count" lines.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+
+#include "pvchan_host.h"
+
+static struct dentry *pvchan_dbg_root;
+
+/**
+ * pvchan_hist_add() - count one latency sample.
+ * @h: histogram.
+ * @ns: sample in nanoseconds.
+ */
+void pvchan_hist_add(struct pvchan_hist *h, u64 ns)
+{
+	unsigned int b = fls64(ns);
+
+	atomic64_inc(&h->bucket[min_t(unsigned int, b,
+				      PVCHAN_HIST_BUCKETS - 1)]);
+}
+
+static void pvchan_hist_show(struct seq_file *m, const char *prefix,
+			     struct pvchan_hist *h)
+{
+	unsigned int i;
+	s64 v;
+
+	for (i = 0; i < PVCHAN_HIST_BUCKETS; i++) {
+		v = atomic64_read(&h->bucket[i]);
+		if (v)
+			seq_printf(m, "%s le_%lluns %lld\n", prefix,
+				   1ULL << i, v);
+	}
+}
+
+static int pvchan_info_show(struct seq_file *m, void *unused)
+{
+	struct pvchan_vm *vm = m->private;
+	u32 i, n = smp_load_acquire(&vm->num_devs);
+
+	seq_printf(m, "vm_id %u\npid %d\nabi %u.%u\nnegotiated %u\nfeatures %#llx\ndevices %u\n",
+		   vm->id, vm->pid, PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
+		   READ_ONCE(vm->hello_done), vm->features, n);
+	for (i = 0; i < n; i++)
+		seq_printf(m, "dev%u %s queues %u\n", i, vm->devs[i]->ops->name,
+			   vm->devs[i]->num_queues);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_info);
+
+static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
+{
+	struct pvchan_vm *vm = m->private;
+	unsigned int i;
+
+	for (i = 0; i <= PVCHAN_HC_COUNT; i++)
+		seq_printf(m, "%s %lld\n", pvchan_hc_name(i),
+			   atomic64_read(&vm->hc_count[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_hypercalls);
+
+static int pvchan_rejects_show(struct seq_file *m, void *unused)
+{
+	struct pvchan_vm *vm = m->private;
+	unsigned int i;
+
+	for (i = 0; i < PVCHAN_REJ_NR; i++)
+		seq_printf(m, "%s %lld\n", pvchan_reject_name(i),
+			   atomic64_read(&vm->rejects[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_rejects);
+
+static int pvchan_latency_show(struct seq_file *m, void *unused)
+{
+	struct pvchan_vm *vm = m->private;
+	unsigned int i;
+
+	for (i = 0; i <= PVCHAN_HC_COUNT; i++)
+		pvchan_hist_show(m, pvchan_hc_name(i), &vm->hc_lat[i]);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_latency);
+
+static int pvchan_qstats_show(struct seq_file *m, void *unused)
+{
+	struct pvchan_queue *q = m->private;
+	struct pvchan_queue_stats *s = &q->stats;
+
+	seq_printf(m, "active %u\nbroken %u\nsize %u\nsq_cons %u\ncq_prod %u\n",
+		   READ_ONCE(q->active), READ_ONCE(q->broken), q->size,
+		   READ_ONCE(q->sq_cons), READ_ONCE(q->cq_prod));
+	seq_printf(m, "irq_route %#llx\n", READ_ONCE(q->irq_route));
+#define PVCHAN_SHOW(name) \
+	seq_printf(m, #name " %lld\n", atomic64_read(&s->name))
+	PVCHAN_SHOW(kicks);
+	PVCHAN_SHOW(requests);
+	PVCHAN_SHOW(completions);
+	PVCHAN_SHOW(errors);
+	PVCHAN_SHOW(bytes);
+	PVCHAN_SHOW(irqs);
+	PVCHAN_SHOW(irq_suppressed);
+	PVCHAN_SHOW(cq_full);
+	PVCHAN_SHOW(depth);
+	PVCHAN_SHOW(max_depth);
+#undef PVCHAN_SHOW
+	pvchan_hist_show(m, "latency", &s->latency);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(pvchan_qstats);
+
+/**
+ * pvchan_debugfs_vm_add() - create a bound VM's debugfs directory.
+ * @vm: the VM, with its id set.
+ */
+void pvchan_debugfs_vm_add(struct pvchan_vm *vm)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "vm%u", vm->id);
+	vm->dbg = debugfs_create_dir(name, pvchan_dbg_root);
+	debugfs_create_file("info", 0400, vm->dbg, vm, &pvchan_info_fops);
+	debugfs_create_file("hypercalls", 0400, vm->dbg, vm,
+			    &pvchan_hypercalls_fops);
+	debugfs_create_file("rejects", 0400, vm->dbg, vm,
+			    &pvchan_rejects_fops);
+	debugfs_create_file("latency", 0400, vm->dbg, vm,
+			    &pvchan_latency_fops);
+}
+
+/**
+ * pvchan_debugfs_dev_add() - create a device's and its queues' directories.
+ * @dev: the device, already added to its VM.
+ */
+void pvchan_debugfs_dev_add(struct pvchan_dev *dev)
+{
+	char name[16];
+	unsigned int i;
+
+	snprintf(name, sizeof(name), "dev%u", dev->index);
+	dev->dbg = debugfs_create_dir(name, dev->vm->dbg);
+	for (i = 0; i < dev->num_queues; i++) {
+		struct pvchan_queue *q = &dev->queues[i];
+
+		snprintf(name, sizeof(name), "q%u", i);
+		q->dbg = debugfs_create_dir(name, dev->dbg);
+		debugfs_create_file("stats", 0400, q->dbg, q,
+				    &pvchan_qstats_fops);
+	}
+}
+
+/**
+ * pvchan_debugfs_vm_remove() - remove a VM's debugfs tree; open files are
+ * cut off by debugfs before this returns.
+ * @vm: the VM.
+ */
+void pvchan_debugfs_vm_remove(struct pvchan_vm *vm)
+{
+	debugfs_remove(vm->dbg);
+	vm->dbg = NULL;
+}
+
+/**
+ * pvchan_debugfs_init() - create /sys/kernel/debug/pvchan.
+ *
+ * Return: 0 (debugfs failures are not fatal).
+ */
+int pvchan_debugfs_init(void)
+{
+	pvchan_dbg_root = debugfs_create_dir("pvchan", NULL);
+	return 0;
+}
+
+/** pvchan_debugfs_exit() - remove /sys/kernel/debug/pvchan. */
+void pvchan_debugfs_exit(void)
+{
+	debugfs_remove(pvchan_dbg_root);
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvchan host module: private definitions shared by its files.
+ *
+ * Object lifetime, in short (Documentation/locking.rst has the full rules):
+ *  - a struct pvchan_vm is owned by the /dev/pvchan file that bound it and
+ *    holds a KVM reference (kvm_get_kvm) until it is unbound;
+ *  - hypercall handlers find it through pvchan_vm_lookup() inside a
+ *    pvchan_srcu read section; unbinding unlinks it and waits for that SRCU
+ *    before anything is torn down;
+ *  - devices and queues are added to a VM and live until the VM is freed.
+ */
+#ifndef _PVCHAN_HOST_H
+#define _PVCHAN_HOST_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/srcu.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+
+#include "pvchan_abi.h"
+#include "pvchan_ctl.h"
+
+struct kvm;
+struct dentry;
+struct pvchan_vm;
+struct pvchan_dev;
+
+/* Why a guest request was refused; counted per VM, shown in debugfs. */
+enum pvchan_reject {
+	PVCHAN_REJ_NOSYS,
+	PVCHAN_REJ_NOTREADY,
+	PVCHAN_REJ_VERSION,
+	PVCHAN_REJ_INVAL,
+	PVCHAN_REJ_NODEV,
+	PVCHAN_REJ_NOQUEUE,
+	PVCHAN_REJ_FAULT,
+	PVCHAN_REJ_ALIGN,
+	PVCHAN_REJ_BUSY,
+	PVCHAN_REJ_NOMEM,
+	PVCHAN_REJ_RING_INDEX,	/* sq_prod/cq_cons beyond the ring */
+	PVCHAN_REJ_RING_DESC,	/* malformed submission entry */
+	PVCHAN_REJ_NR
+};
+
+#define PVCHAN_HIST_BUCKETS	32	/* log2(ns) buckets */
+
+/**
+ * struct pvchan_hist - log2 latency histogram in nanoseconds.
+ * @bucket: bucket i counts samples with fls64(ns) == i (i.e. < 2^i ns).
+ */
+struct pvchan_hist {
+	atomic64_t bucket[PVCHAN_HIST_BUCKETS];
+};
+
+/* Per-queue counters; lock free, read by debugfs. */
+struct pvchan_queue_stats {
+	atomic64_t kicks;
+	atomic64_t requests;
+	atomic64_t completions;
+	atomic64_t errors;
+	atomic64_t bytes;
+	atomic64_t irqs;
+	atomic64_t irq_suppressed;
+	atomic64_t kick_suppressed;	/* batches with the kick requested off */
+	atomic64_t cq_full;
+	atomic64_t max_depth;
+	atomic64_t depth;
+	struct pvchan_hist latency;	/* pickup to completion */
+};
+
+/**
+ * struct pvchan_queue - one guest ring and its host processing state.
+ * @dev: owning device.
+ * @index: queue number within the device.
+ * @lock: serialises ring processing against setup and reset; taken by the
+ *	queue worker for one batch, and by QUEUE_SETUP/QUEUE_RESET/HELLO.
+ * @active: ring set up and being served (written under @lock, read without).
+ * @broken: the guest corrupted the ring; serving stops until reset.
+ * @ring_gpa: guest physical address of the ring.
+ * @size: ring entries (power of two).
+ * @sq_cons: next submission entry the host will consume.
+ * @cq_prod: next completion slot the host will fill.
+ * @irq_route: 0, or PVCHAN_ROUTE_VALID | apic_id << 8 | vector.
+ * @work: the queue worker, on pvchan_wq.
+ * @priv: device-type state for the queue.
+ * @stats: counters.
+ * @dbg: debugfs directory.
+ */
+struct pvchan_queue {
+	struct pvchan_dev *dev;
+	u16 index;
+	struct mutex lock;
+	bool active;
+	bool broken;
+	u64 ring_gpa;
+	u32 size;
+	u32 sq_cons;
+	u32 cq_prod;
+	u64 irq_route;
+	struct work_struct work;
+	void *priv;
+	struct pvchan_queue_stats stats;
+	struct dentry *dbg;
+};
+
+#define PVCHAN_ROUTE_VALID	BIT_ULL(63)
+
+/**
+ * struct pvchan_dev_ops - a device type's backend.
+ * @type: PVCHAN_DEV_*.
+ * @name: for logs and debugfs.
+ * @queue_init: allocate per-queue state (may be NULL).
+ * @queue_free: free it (may be NULL).
+ * @handle: serve one request; fills @cqe (req_id is set by the caller).
+ *	Runs in the queue worker with the VMM's mm in use; may sleep.
+ *	Returns a PVCHAN_REJ_* value if the entry was malformed, or -1.
+ */
+struct pvchan_dev_ops {
+	u32 type;
+	const char *name;
+	int (*queue_init)(struct pvchan_queue *q);
+	void (*queue_free)(struct pvchan_queue *q);
+	int (*handle)(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
+		      struct pvchan_cqe *cqe);
+};
+
+/**
+ * struct pvchan_dev - a device offered to one VM.
+ * @vm: owner.
+ * @ops: backend.
+ * @index: device index seen by the guest.
+ * @num_queues: number of queues.
+ * @max_queue_size: largest ring the guest may set up.
+ * @dbg: debugfs directory.
+ * @queues: the queues.
+ */
+struct pvchan_dev {
+	struct pvchan_vm *vm;
+	const struct pvchan_dev_ops *ops;
+	u32 index;
+	u16 num_queues;
+	u16 max_queue_size;
+	struct dentry *dbg;
+	struct pvchan_queue queues[];
+};
+
+/**
+ * struct pvchan_vm - a VM bound to the host module.
+ * @node: in pvchan_vms, RCU/SRCU protected, under pvchan_vms_lock.
+ * @kvm: the VM; referenced while bound.
+ * @mm: the VMM's mm (not referenced; used under mmget_not_zero()).
+ * @id: host-wide id, names the debugfs directory.
+ * @pid: tgid of the process that bound it (for status).
+ * @lock: serialises device addition and HELLO.
+ * @hello_done: the guest has negotiated (read locklessly by handlers).
+ * @features: negotiated channel features.
+ * @num_devs: number of entries in @devs, published with release semantics.
+ * @devs: devices, append only until the VM is freed.
+ * @mn: notifier on @mm: its release unbinds the VM.
+ * @release_work: runs the unbind after the VMM's address space is gone.
+ * @bound: still in pvchan_vms (under pvchan_vms_lock).
+ * @hc_count: hypercalls by number (last slot: unknown pvchan numbers).
+ * @hc_lat: latency histogram per hypercall.
+ * @rejects: refused requests by reason.
+ * @dbg: debugfs directory.
+ */
+struct pvchan_vm {
+	struct list_head node;
+	struct kvm *kvm;
+	struct mm_struct *mm;
+	u32 id;
+	pid_t pid;
+	struct mutex lock;
+	bool hello_done;
+	u64 features;
+	u32 num_devs;
+	struct pvchan_dev *devs[PVCHAN_CTL_MAX_DEVS];
+	struct mmu_notifier mn;
+	struct work_struct release_work;
+	bool bound;
+	atomic64_t hc_count[PVCHAN_HC_COUNT + 1];
+	struct pvchan_hist hc_lat[PVCHAN_HC_COUNT + 1];
+	atomic64_t rejects[PVCHAN_REJ_NR];
+	struct dentry *dbg;
+};
+
+/* main.c */
+extern struct srcu_struct pvchan_srcu;
+extern struct workqueue_struct *pvchan_wq;
+struct pvchan_vm *pvchan_vm_lookup(struct kvm *kvm);
+
+/* hypercall.c */
+long pvchan_hypercall(struct pvchan_vm *vm, u32 vcpu_id, unsigned long nr,
+		      const unsigned long *a);
+void pvchan_reject(struct pvchan_vm *vm, enum pvchan_reject why);
+const char *pvchan_reject_name(enum pvchan_reject why);
+const char *pvchan_hc_name(unsigned int idx);
+
+/* ring.c */
+void pvchan_queue_work(struct work_struct *work);
+int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size);
+void pvchan_queue_reset(struct pvchan_queue *q);
+bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx);
+
+/* device.c */
+int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg);
+void pvchan_dev_free(struct pvchan_dev *dev);
+extern const struct pvchan_dev_ops pvchan_echo_ops;
+
+/* debugfs.c */
+void pvchan_hist_add(struct pvchan_hist *h, u64 ns);
+int pvchan_debugfs_init(void);
+void pvchan_debugfs_exit(void);
+void pvchan_debugfs_vm_add(struct pvchan_vm *vm);
+void pvchan_debugfs_dev_add(struct pvchan_dev *dev);
+void pvchan_debugfs_vm_remove(struct pvchan_vm *vm);
+
+/* kvm_glue.c: every use of KVM internals is in that file */
+int pvchan_kvm_hook_install(void);
+void pvchan_kvm_hook_remove(void);
+struct kvm *pvchan_kvm_get_from_fd(int fd);
+void pvchan_kvm_put(struct kvm *kvm);
+struct mm_struct *pvchan_kvm_mm(struct kvm *kvm);
+int pvchan_kvm_check_range(struct kvm *kvm, u64 gpa, u64 len, bool write);
+int pvchan_kvm_read(struct kvm *kvm, u64 gpa, void *buf, u32 len);
+int pvchan_kvm_write(struct kvm *kvm, u64 gpa, const void *buf, u32 len);
+bool pvchan_kvm_apic_id_valid(struct kvm *kvm, u32 apic_id);
+int pvchan_kvm_inject(struct kvm *kvm, u8 vector, u32 apic_id);
+
+/* Guest-caused conditions: debug level and rate limited, never pr_err. */
+#define pvchan_guest_dbg(vm, fmt, ...)					\
+	pr_debug_ratelimited("vm%u: " fmt, (vm)->id, ##__VA_ARGS__)
+
+#endif /* _PVCHAN_HOST_H */

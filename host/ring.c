@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host side of a pvchan queue ring (layout in pvchan_abi.h): setup, reset
+ * and the queue worker that consumes submissions, lets the device backend
+ * serve them and posts completions.
+ *
+ * The ring lives in guest memory and the guest may change it at any time:
+ * indices are read once per batch, checked against the ring size, and the
+ * host keeps its own copies of the indices it owns.  A guest that moves
+ * sq_prod by more than the ring size gets its queue marked broken (served
+ * no more until it resets the queue), never a host error.
+ */
+#include <linux/kthread.h>
+#include <linux/ktime.h>
+#include <linux/sched/mm.h>
+#include <linux/stddef.h>
+
+#include "pvchan_host.h"
+#include "trace.h"
+
+/* Entries served per worker run before yielding to other queues. */
+#define PVCHAN_QUEUE_BUDGET	64
+
+/**
+ * pvchan_need_event() - must a producer moving from @old_idx to @new_idx
+ * notify a consumer that asked to be notified at @event?
+ * @event: consumer's event index.
+ * @new_idx: producer index after the batch.
+ * @old_idx: producer index before the batch.
+ *
+ * Return: true if @event lies in [@old_idx, @new_idx), modulo 2^32.
+ */
+bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx)
+{
+	return (u32)(new_idx - event - 1) < (u32)(new_idx - old_idx);
+}
+
+static struct pvchan_vm *pvchan_queue_vm(struct pvchan_queue *q)
+{
+	return q->dev->vm;
+}
+
+#define HDR_OFF(field)	offsetof(struct pvchan_ring_hdr, field)
+
+static int pvchan_ring_get(struct pvchan_queue *q, size_t off, u32 *val)
+{
+	__le32 v;
+	int ret;
+
+	ret = pvchan_kvm_read(pvchan_queue_vm(q)->kvm, q->ring_gpa + off, &v,
+			      sizeof(v));
+	*val = le32_to_cpu(v);
+	return ret;
+}
+
+static int pvchan_ring_put(struct pvchan_queue *q, size_t off, u32 val)
+{
+	__le32 v = cpu_to_le32(val);
+
+	return pvchan_kvm_write(pvchan_queue_vm(q)->kvm, q->ring_gpa + off, &v,
+				sizeof(v));
+}
+
+/**
+ * pvchan_queue_setup() - start serving a ring.
+ * @q: the queue.
+ * @gpa: page-aligned ring address, already checked to be guest RAM.
+ * @size: entries, a power of two.
+ *
+ * Called in the vCPU thread (the ring header is initialised here).
+ *
+ * Return: 0, -EBUSY if the queue is already active, -EFAULT, or -ENOMEM.
+ */
+int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
+{
+	struct pvchan_ring_hdr hdr = {};
+	int ret = 0;
+
+	mutex_lock(&q->lock);
+	if (q->active) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+	q->ring_gpa = gpa;
+	q->size = size;
+	q->sq_cons = 0;
+	q->cq_prod = 0;
+	q->broken = false;
+	/* Zero the host half of the header; the guest owns the other half. */
+	if (pvchan_kvm_write(pvchan_queue_vm(q)->kvm, gpa + HDR_OFF(sq_cons),
+			     &hdr.sq_cons,
+			     sizeof(hdr) - HDR_OFF(sq_cons))) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	if (q->dev->ops->queue_init) {
+		ret = q->dev->ops->queue_init(q);
+		if (ret)
+			goto out_unlock;
+	}
+	atomic64_set(&q->stats.depth, 0);
+	WRITE_ONCE(q->active, true);
+out_unlock:
+	mutex_unlock(&q->lock);
+	return ret;
+}
+
+/**
+ * pvchan_queue_reset() - stop serving a ring; safe on an idle queue.
+ * @q: the queue.
+ *
+ * Waits for a running worker batch.  Requests not yet completed are dropped:
+ * the guest resets a queue only when it has given them up.
+ */
+void pvchan_queue_reset(struct pvchan_queue *q)
+{
+	mutex_lock(&q->lock);
+	if (q->active) {
+		WRITE_ONCE(q->active, false);
+		if (q->dev->ops->queue_free)
+			q->dev->ops->queue_free(q);
+	}
+	q->irq_route = 0;
+	mutex_unlock(&q->lock);
+	cancel_work_sync(&q->work);
+}
+
+static void pvchan_queue_irq(struct pvchan_queue *q)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+	u64 route = READ_ONCE(q->irq_route);
+
+	if (!(route & PVCHAN_ROUTE_VALID))
+		return;
+	if (pvchan_kvm_inject(vm->kvm, route & 0xff, (u32)(route >> 8)))
+		return;
+	atomic64_inc(&q->stats.irqs);
+	trace_pvchan_irq_inject(vm->id, q->dev->index, q->index, route & 0xff,
+				(u32)(route >> 8));
+}
+
+static void pvchan_queue_break(struct pvchan_queue *q, const char *why,
+			       u32 val)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+
+	q->broken = true;
+	pvchan_reject(vm, PVCHAN_REJ_RING_INDEX);
+	pvchan_guest_dbg(vm, "dev%u q%u: %s %u, queue stopped until reset\n",
+			 q->dev->index, q->index, why, val);
+}
+
+/* Serve one submission entry; returns false if the ring must stop. */
+static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+	u64 sq_off = PVCHAN_RING_SQ_OFF + (u64)(q->sq_cons & mask) * 64;
+	u64 cq_off = PVCHAN_RING_CQ_OFF((u64)q->size) +
+		     (u64)(q->cq_prod & mask) * sizeof(struct pvchan_cqe);
+	struct pvchan_sqe sqe;
+	struct pvchan_cqe cqe = {};
+	u64 start = ktime_get_ns();
+	int why;
+
+	if (pvchan_kvm_read(vm->kvm, q->ring_gpa + sq_off, &sqe, sizeof(sqe)))
+		return false;
+	cqe.req_id = sqe.req_id;
+	trace_pvchan_req_submit(vm->id, q->dev->index, q->index,
+				le64_to_cpu(sqe.req_id),
+				le16_to_cpu(sqe.opcode), le32_to_cpu(sqe.len));
+	atomic64_inc(&q->stats.requests);
+	why = q->dev->ops->handle(q, &sqe, &cqe);
+	if (why >= 0) {
+		pvchan_reject(vm, why);
+		pvchan_guest_dbg(vm, "dev%u q%u: request %llu refused: %s\n",
+				 q->dev->index, q->index,
+				 le64_to_cpu(sqe.req_id),
+				 pvchan_reject_name(why));
+	}
+	if (cqe.status != cpu_to_le32(PVCHAN_ST_OK))
+		atomic64_inc(&q->stats.errors);
+	else
+		atomic64_add(le32_to_cpu(cqe.len), &q->stats.bytes);
+	if (pvchan_kvm_write(vm->kvm, q->ring_gpa + cq_off, &cqe, sizeof(cqe)))
+		return false;
+	q->sq_cons++;
+	q->cq_prod++;
+	atomic64_inc(&q->stats.completions);
+	pvchan_hist_add(&q->stats.latency, ktime_get_ns() - start);
+	trace_pvchan_req_complete(vm->id, q->dev->index, q->index,
+				  le64_to_cpu(cqe.req_id),
+				  le32_to_cpu(cqe.status), le32_to_cpu(cqe.len));
+	return true;
+}
+
+/* One batch; returns true if work is left (budget used up). */
+static bool pvchan_queue_batch(struct pvchan_queue *q)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+	bool event_idx = vm->features & BIT_ULL(PVCHAN_F_EVENT_IDX);
+	u32 mask = q->size - 1, old_cq = q->cq_prod;
+	u32 sq_prod, cq_cons, cq_event, pending, done = 0;
+	bool more = false;
+
+	for (;;) {
+		if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod) ||
+		    pvchan_ring_get(q, HDR_OFF(cq_cons), &cq_cons))
+			goto out_fault;
+		pending = sq_prod - q->sq_cons;
+		if (pending > q->size) {
+			pvchan_queue_break(q, "sq_prod", sq_prod);
+			break;
+		}
+		if ((u32)(q->cq_prod - cq_cons) > q->size) {
+			pvchan_queue_break(q, "cq_cons", cq_cons);
+			break;
+		}
+		if ((s64)pending > atomic64_read(&q->stats.max_depth))
+			atomic64_set(&q->stats.max_depth, pending);
+		atomic64_set(&q->stats.depth, pending);
+		if (!pending) {
+			/* Ask for a kick at the next submission, then recheck. */
+			if (pvchan_ring_put(q, HDR_OFF(sq_event), q->sq_cons))
+				goto out_fault;
+			smp_mb();
+			if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod))
+				goto out_fault;
+			if (sq_prod == q->sq_cons)
+				break;
+			continue;
+		}
+		if (done >= PVCHAN_QUEUE_BUDGET) {
+			more = true;
+			break;
+		}
+		if (q->cq_prod - cq_cons >= q->size) {
+			/* The guest must consume completions first. */
+			atomic64_inc(&q->stats.cq_full);
+			break;
+		}
+		if (!pvchan_queue_serve(q, mask))
+			goto out_fault;
+		done++;
+		/* Publish in batches of 16 so the guest sees progress. */
+		if (!(done & 15)) {
+			smp_wmb();
+			if (pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
+				goto out_fault;
+		}
+	}
+	if (!done)
+		return more;
+	smp_wmb();
+	if (pvchan_ring_put(q, HDR_OFF(sq_cons), q->sq_cons) ||
+	    pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
+		goto out_fault;
+	smp_mb();
+	if (event_idx) {
+		if (pvchan_ring_get(q, HDR_OFF(cq_event), &cq_event))
+			goto out_fault;
+		if (!pvchan_need_event(cq_event, q->cq_prod, old_cq)) {
+			atomic64_inc(&q->stats.irq_suppressed);
+			return more;
+		}
+	}
+	pvchan_queue_irq(q);
+	return more;
+
+out_fault:
+	pvchan_reject(vm, PVCHAN_REJ_FAULT);
+	pvchan_guest_dbg(vm, "dev%u q%u: ring not accessible, queue stopped\n",
+			 q->dev->index, q->index);
+	q->broken = true;
+	return false;
+}
+
+/**
+ * pvchan_queue_work() - the queue worker: serve a batch of requests.
+ * @work: &pvchan_queue.work.
+ *
+ * Runs on pvchan_wq with the VMM's mm borrowed; requeues itself when the
+ * budget is used up so one busy queue cannot starve the others.
+ */
+void pvchan_queue_work(struct work_struct *work)
+{
+	struct pvchan_queue *q = container_of(work, struct pvchan_queue, work);
+	struct mm_struct *mm = q->dev->vm->mm;
+	bool more = false;
+
+	if (!mmget_not_zero(mm))
+		return;
+	kthread_use_mm(mm);
+	mutex_lock(&q->lock);
+	if (q->active && !q->broken)
+		more = pvchan_queue_batch(q);
+	mutex_unlock(&q->lock);
+	kthread_unuse_mm(mm);
+	mmput(mm);
+	if (more)
+		queue_work(pvchan_wq, &q->work);
+}

@@ -1,0 +1,113 @@
+#!/bin/bash
+# End-to-end echo test; runs in L1 (see harness/run-l1.sh).  L2 runs the
+# guest module against pvchan_host in L1, bound by pvchanctl, and pushes
+# requests through every queue with interrupts on every vCPU.  Asserts the
+# round trips, that guest and host counters agree, and a clean teardown when
+# the VMM dies.  Prints TAP.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+H=$REPO/harness
+out=${PVOUT:-/tmp}
+work=$(mktemp -d)
+dbg=/sys/kernel/debug/pvchan
+L2_SMP=${L2_SMP:-2}
+COUNT=${PVCHAN_ECHO_COUNT:-10000}
+n=0 fail=0
+
+tap() {		# tap OK|FAIL description
+	n=$((n + 1))
+	if [[ $1 == OK ]]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		fail=1
+	fi
+}
+check() {	# check description command...
+	local d=$1
+	shift
+	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
+}
+g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
+gsum() { sed -n "s/^G q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
+hsum() { cat $dbg/vm"$vm"/dev0/q*/stats | sed -n "s/^$1 //p" | awk '{ s += $1 } END { print s + 0 }'; }
+hc() { sed -n "s/^$1 //p" $dbg/vm"$vm"/hypercalls; }
+wait_for() {	# wait_for FILE PATTERN SECONDS
+	local deadline=$((SECONDS + $3))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 1
+	done
+}
+
+modprobe kvm_amd
+dmesg -C
+check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+
+"$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
+	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
+	"$REPO/tests/e2e/echo-l2.sh:/test.sh" 2>/dev/null
+qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+	--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT" \
+	--paused "$work/mon" --timeout 900)
+"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo="$L2_SMP" \
+	>"$work/ctl.log" 2>&1 &
+ctl=$!
+if wait_for "$work/ctl.log" '^pvchanctl: attached' 30; then
+	tap OK "pvchanctl attach binds the VMM (pid $qpid)"
+else
+	tap FAIL "pvchanctl attach binds the VMM (pid $qpid)"
+	cat "$work/ctl.log"
+fi
+vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
+vm=${vm:-0}
+echo cont >"$work/mon.in"
+
+wait_for "$work/l2.log" '^=== ECHO DONE' 900
+sed 's/^/# L2: /' "$work/l2.log"
+sed 's/^/# host: /' $dbg/vm"$vm"/info $dbg/vm"$vm"/hypercalls $dbg/vm"$vm"/rejects
+for f in $dbg/vm"$vm"/dev0/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done
+
+check "guest negotiated with the host" [ "$(g state)" = connected ]
+check "guest module unload/reload is clean" \
+	[ -z "$(g insmod_failed)$(g rmmod_failed)" ]
+check "$COUNT echo round trips verified (data + CRC32)" \
+	[ "$(g run_rc)" = 0 -a "$(g result_ok)" = "$COUNT" -a "$(g result_bad)" = 0 ]
+check "no request timed out" [ "$(g result_timeouts)" = 0 ]
+check "guest submitted == host requests ($(gsum submitted))" \
+	[ "$(gsum submitted)" = "$(hsum requests)" ]
+check "guest completed == host completions ($(gsum completed))" \
+	[ "$(gsum completed)" = "$(hsum completions)" ]
+check "guest kicks == host kicks ($(gsum kicks)) == host kick hypercalls" \
+	[ "$(gsum kicks)" = "$(hsum kicks)" -a "$(hsum kicks)" = "$(hc kick)" ]
+check "kicks suppressed: fewer kicks ($(gsum kicks)) than requests" \
+	[ "$(gsum kicks)" -lt "$COUNT" ]
+check "guest interrupts ($(gsum irqs)) > 0 and <= host injections ($(hsum irqs))" \
+	[ "$(gsum irqs)" -gt 0 -a "$(gsum irqs)" -le "$(hsum irqs)" ]
+ok=1
+for ((c = 0; c < L2_SMP; c++)); do
+	total=$(sed -n "s/^G irqcpu$c //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }')
+	[[ $total -gt 0 ]] || ok=0
+done
+check "queue interrupts delivered on every vCPU ($L2_SMP)" [ $ok = 1 ]
+check "host rejected nothing from a well-behaved guest" \
+	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
+check "no guest kernel warnings" [ -z "$(g guest_splat)" ]
+
+# Teardown: the VMM dies; pvchanctl must notice, the host must unbind.
+kill "$qpid"
+wait_for "$work/ctl.log" 'exited, unbinding' 30
+wait "$ctl"
+check "pvchanctl exits 0 when the VMM exits" [ $? = 0 ]
+for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
+check "VM unbound, debugfs entries gone" [ ! -e $dbg/vm"$vm" ]
+check "module use count back to 0" \
+	[ "$(cat /sys/module/pvchan_host/refcnt)" = 0 ]
+check "rmmod pvchan_host" rmmod pvchan_host
+dmesg >"$out/echo-l1-dmesg.log"
+check "no host kernel warnings" \
+	bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/echo-l1-dmesg.log'"
+cp "$work/l2.log" "$out/echo-l2-console.log" 2>/dev/null
+echo "1..$n"
+exit $fail

@@ -1,0 +1,33 @@
+# shellcheck shell=dash
+# L2 side of the echo end-to-end test (/test.sh in the L2 initramfs, run by
+# busybox sh).  Prints "G <key> <value>" lines that the L1 side compares with
+# the host's counters, then waits to be stopped: the host's counters vanish
+# with the VM, so L1 reads them first and then kills the VMM.
+dbg=/sys/kernel/debug/pvchan
+count=${PVCHAN_ECHO_COUNT:-10000}
+
+insmod /pvchan_guest.ko || echo "G insmod_failed 1"
+# Unload and load again: a second HELLO must reset the channel cleanly.
+rmmod pvchan_guest || echo "G rmmod_failed 1"
+insmod /pvchan_guest.ko || echo "G insmod_failed 2"
+cat $dbg/state
+echo "G state $(sed -n 's/^state //p' $dbg/state)"
+echo "G cpus $(grep -c ^processor /proc/cpuinfo)"
+
+if echo "$count" > $dbg/echo0/run; then
+	echo "G run_rc 0"
+else
+	echo "G run_rc 1"
+fi
+cat $dbg/echo0/result
+sed 's/^/G result_/' $dbg/echo0/result
+for d in $dbg/echo0/q*; do
+	q=${d##*/}
+	cat "$d/stats" | sed "s/^/G $q /"
+done
+sed 's/^/G hc_/' $dbg/hypercalls
+grep pvchan /proc/interrupts
+grep pvchan /proc/interrupts | awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) print "G irqcpu" i - 2, $i }'
+dmesg | grep -E 'WARNING|BUG|Call Trace' && echo "G guest_splat 1"
+echo "=== ECHO DONE"
+sleep 600

@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvchanctl - attach pvchan devices to a running KVM VM, show pvchan status.
+ *
+ *   pvchanctl attach --pid PID [--echo[=QUEUES]]... [--dev-node PATH]
+ *   pvchanctl status [--debugfs DIR]
+ *
+ * attach copies the VMM's KVM VM file descriptor (anon_inode:kvm-vm) with
+ * pidfd_getfd(), binds it on /dev/pvchan, adds the requested devices and then
+ * stays in the foreground: the VM stays bound for as long as the /dev/pvchan
+ * file is open.  It exits, unbinding, when the VMM exits or on
+ * SIGTERM/SIGINT/SIGHUP.
+ *
+ * Device options are table driven (dev_types[] below): adding a device type
+ * such as --blk PATH[,ro][,serial=S] or --net TAP[,mac=M][,mtu=N] means
+ * writing a parse and a describe function and adding one table entry.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include "pvchan_abi.h"
+#include "pvchan_ctl.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd		438
+#endif
+
+_Static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
+_Static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
+
+#define PROG			"pvchanctl"
+#define EXIT_USAGE		2
+#define KVM_VM_LINK		"anon_inode:kvm-vm"
+#define DEFAULT_DEV_NODE	"/dev/pvchan"
+#define DEFAULT_DEBUGFS		"/sys/kernel/debug/pvchan"
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+#define STR_(x)			#x
+#define STR(x)			STR_(x)
+
+static void __attribute__((format(printf, 1, 2))) msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stdout);
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage:\n"
+		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--dev-node PATH]\n"
+		"  " PROG " status [--debugfs DIR]\n"
+		"  " PROG " --help | --version\n"
+		"\n"
+		"attach: bind the KVM VM of process PID to pvchan and add devices, then\n"
+		"stay in the foreground; the VM is unbound when the VMM exits or on\n"
+		"SIGTERM, SIGINT or SIGHUP.\n"
+		"  --pid PID         process (VMM) owning the KVM VM\n"
+		"  --echo[=QUEUES]   add an echo test device with QUEUES queues\n"
+		"                    (1.." STR(PVCHAN_CTL_MAX_QUEUES)
+		", default 1, --echo=N); may be repeated\n"
+		"  --dev-node PATH   control device (default " DEFAULT_DEV_NODE ")\n"
+		"\n"
+		"status: show bound VMs from debugfs.\n"
+		"  --debugfs DIR     pvchan debugfs directory (default " DEFAULT_DEBUGFS ")\n");
+}
+
+static int bad_option(const char *opt)
+{
+	msg("bad option: %s", opt);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* Decimal only, no sign, no whitespace, no trailing junk, min..max. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max,
+		       unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * getopt_long() error handling shared by the subcommands: optstring starts
+ * with "+:" so unknown options give '?', missing arguments ':', and we print
+ * the offending word ourselves.
+ */
+static int getopt_error(char **argv, int opt)
+{
+	if (opt == ':') {
+		msg("bad option: %s (needs an argument)", argv[optind - 1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return bad_option(argv[optind - 1]);
+}
+
+/* ---- device types -------------------------------------------------------- */
+
+struct dev_spec;
+
+struct dev_type {
+	const char *name;		/* option name and label: --<name> */
+	__u32 type;			/* PVCHAN_DEV_* */
+	int has_arg;			/* getopt_long has_arg */
+	/* Fill @spec from the option argument (NULL if none); 0 or -1. */
+	int (*parse)(struct dev_spec *spec, const char *arg);
+	/* Write a human readable description of @spec into @buf. */
+	void (*describe)(const struct dev_spec *spec, char *buf, size_t len);
+};
+
+/*
+ * One device requested on the command line.  Backend resources (a file
+ * for a block device, a tap for a network device) would be opened by the
+ * type's parse function into backend_fd and closed after ADD_DEV.
+ */
+struct dev_spec {
+	const struct dev_type *dt;
+	__u32 num_queues;
+	__u32 queue_size;		/* 0: kernel default */
+	__u32 flags;			/* PVCHAN_CTL_DEV_F_* */
+	int backend_fd;			/* -1: none */
+};
+
+static int echo_parse(struct dev_spec *spec, const char *arg)
+{
+	unsigned long q = 1;
+
+	if (arg && parse_ulong(arg, 1, PVCHAN_CTL_MAX_QUEUES, &q)) {
+		msg("bad queue count for --echo: '%s' (must be 1..%d)", arg,
+		    PVCHAN_CTL_MAX_QUEUES);
+		return -1;
+	}
+	spec->num_queues = q;
+	return 0;
+}
+
+static void echo_describe(const struct dev_spec *spec, char *buf, size_t len)
+{
+	snprintf(buf, len, "echo, %u queues", spec->num_queues);
+}
+
+static const struct dev_type dev_types[] = {
+	{
+		.name = "echo",
+		.type = PVCHAN_DEV_ECHO,
+		.has_arg = optional_argument,
+		.parse = echo_parse,
+		.describe = echo_describe,
+	},
+	/*
+	 * Future:
+	 * { "blk", PVCHAN_DEV_BLK, required_argument, blk_parse, blk_describe },
+	 *	--blk PATH[,ro][,serial=S]: blk_parse opens PATH into backend_fd
+	 * { "net", PVCHAN_DEV_NET, required_argument, net_parse, net_describe },
+	 *	--net TAP[,mac=M][,mtu=N]: net_parse opens the tap into backend_fd
+	 * plus a line in usage() and pvchanctl.8.
+	 */
+};
+
+/* ---- attach -------------------------------------------------------------- */
+
+enum {
+	OPT_PID = 256,
+	OPT_DEV_NODE,
+	OPT_HELP,
+	OPT_DEV_BASE = 512,		/* + index into dev_types[] */
+};
+
+static const struct option attach_fixed_opts[] = {
+	{ "pid",	required_argument,	NULL,	OPT_PID },
+	{ "dev-node",	required_argument,	NULL,	OPT_DEV_NODE },
+	{ "help",	no_argument,		NULL,	OPT_HELP },
+};
+
+static void perm_denied(pid_t pid)
+{
+	msg("permission denied inspecting %d (need root / ptrace rights)",
+	    (int)pid);
+}
+
+/*
+ * Find the KVM VM fd number in /proc/PID/fd.  Returns the fd number, -1 with
+ * a message printed on error.
+ */
+static int find_vm_fd(pid_t pid)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	int found = -1, count = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d) {
+		if (errno == EACCES || errno == EPERM)
+			perm_denied(pid);
+		else if (errno == ENOENT || errno == ESRCH)
+			msg("no such process: %d", (int)pid);
+		else
+			msg("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		unsigned long n;
+		ssize_t len;
+
+		if (parse_ulong(de->d_name, 0, INT_MAX, &n))
+			continue;
+		len = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (len < 0) {
+			if (errno == EACCES || errno == EPERM) {
+				perm_denied(pid);
+				closedir(d);
+				return -1;
+			}
+			continue;	/* closed meanwhile */
+		}
+		link[len] = '\0';
+		if (strcmp(link, KVM_VM_LINK))
+			continue;
+		if (!count++)
+			found = n;
+	}
+	if (errno) {
+		if (errno == EACCES || errno == EPERM)
+			perm_denied(pid);
+		else
+			msg("cannot read %s: %s", path, strerror(errno));
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+
+	if (found < 0) {
+		msg("process %d has no KVM VM (no " KVM_VM_LINK " fd)", (int)pid);
+		return -1;
+	}
+	if (count > 1)
+		msg("warning: process %d has %d " KVM_VM_LINK " fds, using fd %d",
+		    (int)pid, count, found);
+	return found;
+}
+
+/* Check that our copy really is a KVM VM (the fd number could be reused). */
+static int is_vm_fd(int fd)
+{
+	char path[64], link[64];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return 1;	/* no /proc for us: let the kernel decide */
+	link[len] = '\0';
+	return !strcmp(link, KVM_VM_LINK);
+}
+
+static int open_dev_node(const char *node)
+{
+	int fd = open(node, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case ENOENT:
+	case ENXIO:
+	case ENODEV:
+		msg("%s not found: is the pvchan_host module loaded?", node);
+		break;
+	case EACCES:
+	case EPERM:
+		msg("permission denied opening %s (need root)", node);
+		break;
+	default:
+		msg("cannot open %s: %s", node, strerror(errno));
+		break;
+	}
+	return -1;
+}
+
+static int bind_vm(int ctl_fd, int vm_fd, __u32 *vm_id)
+{
+	struct pvchan_ctl_bind bind;
+	int ret, err;
+
+	memset(&bind, 0, sizeof(bind));
+	bind.vm_fd = vm_fd;
+	ret = ioctl(ctl_fd, PVCHAN_IOC_BIND, &bind);
+	err = errno;
+	close(vm_fd);
+	if (ret < 0) {
+		switch (err) {
+		case EBUSY:
+			msg("bind failed: VM already bound");
+			break;
+		case EINVAL:
+		case EBADF:
+			msg("bind failed: not a KVM VM fd");
+			break;
+		default:
+			msg("bind failed: %s", strerror(err));
+			break;
+		}
+		return -1;
+	}
+	*vm_id = bind.vm_id;
+	return 0;
+}
+
+static int add_dev(int ctl_fd, struct dev_spec *spec, __u32 *dev_id)
+{
+	struct pvchan_ctl_dev dev;
+	char desc[128];
+	int ret, err;
+
+	memset(&dev, 0, sizeof(dev));
+	dev.type = spec->dt->type;
+	dev.num_queues = spec->num_queues;
+	dev.queue_size = spec->queue_size;
+	dev.backend_fd = spec->backend_fd;
+	dev.flags = spec->flags;
+	ret = ioctl(ctl_fd, PVCHAN_IOC_ADD_DEV, &dev);
+	err = errno;
+	if (spec->backend_fd >= 0) {
+		close(spec->backend_fd);
+		spec->backend_fd = -1;
+	}
+	if (ret < 0) {
+		spec->dt->describe(spec, desc, sizeof(desc));
+		msg("adding device (%s) failed: %s", desc, strerror(err));
+		return -1;
+	}
+	*dev_id = dev.dev_id;
+	return 0;
+}
+
+/* Block the stop signals and return a signalfd for them, -1 on error. */
+static int setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL)) {
+		msg("sigprocmask: %s", strerror(errno));
+		return -1;
+	}
+	fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (fd < 0)
+		msg("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+/* Wait for the VMM to exit or a stop signal. */
+static int wait_for_end(pid_t pid, int pidfd, int sigfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = pidfd, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+
+	for (;;) {
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			msg("poll: %s", strerror(errno));
+			return -1;
+		}
+		if (pfd[0].revents) {
+			info("VMM %d exited, unbinding", (int)pid);
+			return 0;
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) < 0 && errno == EINTR)
+				continue;
+			info("signal, unbinding");
+			return 0;
+		}
+	}
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	struct option longopts[ARRAY_SIZE(attach_fixed_opts) +
+				ARRAY_SIZE(dev_types) + 1];
+	struct dev_spec devs[PVCHAN_CTL_MAX_DEVS];
+	const char *node = DEFAULT_DEV_NODE;
+	int ndevs = 0, pidfd = -1, sigfd = -1, ctl_fd = -1, vm_fd, remote_fd;
+	int ret = 1, opt, i;
+	char path[64];
+	struct stat st;
+	long pid = -1;
+	__u32 vm_id;
+
+	memcpy(longopts, attach_fixed_opts, sizeof(attach_fixed_opts));
+	for (i = 0; i < (int)ARRAY_SIZE(dev_types); i++) {
+		struct option *o = &longopts[ARRAY_SIZE(attach_fixed_opts) + i];
+
+		o->name = dev_types[i].name;
+		o->has_arg = dev_types[i].has_arg;
+		o->flag = NULL;
+		o->val = OPT_DEV_BASE + i;
+	}
+	memset(&longopts[ARRAY_SIZE(longopts) - 1], 0, sizeof(longopts[0]));
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		unsigned long v;
+
+		switch (opt) {
+		case OPT_PID:
+			if (pid >= 0) {
+				msg("--pid given more than once");
+				goto out_usage;
+			}
+			if (parse_ulong(optarg, 1, INT_MAX, &v)) {
+				msg("invalid PID: '%s'", optarg);
+				goto out_usage;
+			}
+			pid = v;
+			break;
+		case OPT_DEV_NODE:
+			node = optarg;
+			break;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			ret = 0;
+			goto out;
+		case '?':
+		case ':':
+			ret = getopt_error(argv, opt);
+			goto out;
+		default:
+			if (opt < OPT_DEV_BASE ||
+			    opt >= OPT_DEV_BASE + (int)ARRAY_SIZE(dev_types)) {
+				ret = bad_option(argv[optind - 1]);
+				goto out;
+			}
+			if (ndevs == PVCHAN_CTL_MAX_DEVS) {
+				msg("too many devices (at most %d)",
+				    PVCHAN_CTL_MAX_DEVS);
+				goto out_usage;
+			}
+			memset(&devs[ndevs], 0, sizeof(devs[0]));
+			devs[ndevs].dt = &dev_types[opt - OPT_DEV_BASE];
+			devs[ndevs].backend_fd = -1;
+			if (devs[ndevs].dt->parse(&devs[ndevs], optarg))
+				goto out_usage;
+			ndevs++;
+			break;
+		}
+	}
+	if (optind < argc) {
+		msg("bad option: %s", argv[optind]);
+		/* "--echo 4": optional values must be attached with '='. */
+		for (i = 0; optind > 1 && i < (int)ARRAY_SIZE(dev_types); i++) {
+			const char *prev = argv[optind - 1];
+
+			if (dev_types[i].has_arg == optional_argument &&
+			    !strncmp(prev, "--", 2) &&
+			    !strcmp(prev + 2, dev_types[i].name))
+				msg("note: write --%s=%s, not --%s %s",
+				    dev_types[i].name, argv[optind],
+				    dev_types[i].name, argv[optind]);
+		}
+		usage(stderr);
+		goto out_usage;
+	}
+	if (pid < 0) {
+		msg("attach needs --pid PID");
+		usage(stderr);
+		goto out_usage;
+	}
+
+	/* Block the stop signals early so a signal is never lost. */
+	sigfd = setup_signals();
+	if (sigfd < 0)
+		goto out;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (stat(path, &st)) {
+		if (errno == ENOENT)
+			msg("no such process: %ld", pid);
+		else if (errno == EACCES || errno == EPERM)
+			perm_denied(pid);
+		else
+			msg("cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+
+	/*
+	 * Pin the process before scanning its fds, so that if it is still
+	 * alive afterwards the fd numbers we saw are really its own.
+	 */
+	pidfd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (pidfd < 0) {
+		switch (errno) {
+		case ESRCH:
+			msg("no such process: %ld", pid);
+			break;
+		case EINVAL:
+		case ENOENT:
+			msg("%ld is not a process id (a thread id?)", pid);
+			break;
+		case EPERM:
+		case EACCES:
+			perm_denied(pid);
+			break;
+		case ENOSYS:
+			msg("kernel lacks pidfd_open (needs Linux 5.6 or newer)");
+			break;
+		default:
+			msg("pidfd_open(%ld): %s", pid, strerror(errno));
+			break;
+		}
+		goto out;
+	}
+
+	remote_fd = find_vm_fd(pid);
+	if (remote_fd < 0)
+		goto out;
+
+	vm_fd = syscall(SYS_pidfd_getfd, pidfd, remote_fd, 0);
+	if (vm_fd < 0) {
+		switch (errno) {
+		case EPERM:
+		case EACCES:
+			perm_denied(pid);
+			break;
+		case ESRCH:
+			msg("no such process: %ld", pid);
+			break;
+		case EBADF:
+			msg("fd %d of process %ld went away", remote_fd, pid);
+			break;
+		case ENOSYS:
+			msg("kernel lacks pidfd_getfd (needs Linux 5.6 or newer)");
+			break;
+		default:
+			msg("pidfd_getfd(%ld, %d): %s", pid, remote_fd,
+			    strerror(errno));
+			break;
+		}
+		goto out;
+	}
+	if (!is_vm_fd(vm_fd)) {
+		msg("fd %d of process %ld changed while inspecting it",
+		    remote_fd, pid);
+		close(vm_fd);
+		goto out;
+	}
+
+	ctl_fd = open_dev_node(node);
+	if (ctl_fd < 0) {
+		close(vm_fd);
+		goto out;
+	}
+
+	if (bind_vm(ctl_fd, vm_fd, &vm_id))	/* closes vm_fd */
+		goto out;
+
+	if (!ndevs)
+		info("VM %u bound (pid %ld)", vm_id, pid);
+	for (i = 0; i < ndevs; i++) {
+		char desc[128];
+		__u32 dev_id;
+
+		if (add_dev(ctl_fd, &devs[i], &dev_id))
+			goto out;
+		devs[i].dt->describe(&devs[i], desc, sizeof(desc));
+		info("VM %u bound (pid %ld), device %u: %s", vm_id, pid,
+		     dev_id, desc);
+	}
+
+	info("attached");
+
+	if (wait_for_end(pid, pidfd, sigfd))
+		goto out;
+	ret = 0;
+	goto out;
+
+out_usage:
+	ret = EXIT_USAGE;
+out:
+	for (i = 0; i < ndevs; i++)
+		if (devs[i].backend_fd >= 0)
+			close(devs[i].backend_fd);
+	if (ctl_fd >= 0)
+		close(ctl_fd);		/* unbinds the VM */
+	if (pidfd >= 0)
+		close(pidfd);
+	if (sigfd >= 0)
+		close(sigfd);
+	return ret;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+/* Files shown by status, in this order, in a vm* dir and its subdirs. */
+static const char *const status_files[] = {
+	"info", "stats", "hypercalls", "rejects",
+};
+
+/* Copy an open file to stdout, each line prefixed with @indent. */
+static void print_indented(int fd, const char *indent)
+{
+	char buf[4096];
+	int bol = 1;
+	ssize_t n, i;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (!bol)
+				putchar('\n');
+			printf("%s<read error: %s>\n", indent, strerror(errno));
+			return;
+		}
+		if (!n)
+			break;
+		for (i = 0; i < n; i++) {
+			if (bol)
+				fputs(indent, stdout);
+			putchar(buf[i]);
+			bol = buf[i] == '\n';
+		}
+	}
+	if (!bol)
+		putchar('\n');
+}
+
+/*
+ * Print file @name in @dfd if it is a regular file.  With @rel (the path of
+ * @dfd relative to the debugfs dir), print "  rel/name:" first and indent the
+ * content more.
+ */
+static void print_status_file(int dfd, const char *name, const char *rel)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT && errno != ELOOP)
+			printf("  %s%s%s: <%s>\n", rel ? rel : "", rel ? "/" : "",
+			       name, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	if (rel) {
+		printf("  %s/%s:\n", rel, name);
+		print_indented(fd, "    ");
+	} else {
+		print_indented(fd, "  ");
+	}
+	close(fd);
+}
+
+/* Print the known files of directory @dfd named @rel (relative path). */
+static void print_status_dir(int dfd, const char *rel, int skip_info)
+{
+	size_t i;
+
+	for (i = skip_info ? 1 : 0; i < ARRAY_SIZE(status_files); i++)
+		print_status_file(dfd, status_files[i], rel);
+}
+
+static int filter_vm(const struct dirent *de)
+{
+	return !strncmp(de->d_name, "vm", 2);
+}
+
+static int filter_dots(const struct dirent *de)
+{
+	return strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+}
+
+static int is_subdir(int dfd, const char *name)
+{
+	struct stat st;
+
+	return !fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+	       S_ISDIR(st.st_mode);
+}
+
+static void print_vm(int top_fd, const char *vm)
+{
+	struct dirent **subs;
+	char rel[PATH_MAX];
+	int vm_fd, n, i;
+
+	vm_fd = openat(top_fd, vm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		       O_CLOEXEC);
+	if (vm_fd < 0)
+		return;		/* unbound meanwhile */
+
+	printf("%s\n", vm);
+	print_status_file(vm_fd, "info", NULL);
+	print_status_dir(vm_fd, vm, 1);
+
+	n = scandirat(vm_fd, ".", &subs, filter_dots, versionsort);
+	if (n < 0) {
+		printf("  %s: <%s>\n", vm, strerror(errno));
+		close(vm_fd);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = subs[i]->d_name;
+		int sub_fd;
+
+		if (is_subdir(vm_fd, name)) {
+			sub_fd = openat(vm_fd, name, O_RDONLY | O_DIRECTORY |
+					O_NOFOLLOW | O_CLOEXEC);
+			if (sub_fd >= 0) {
+				snprintf(rel, sizeof(rel), "%s/%s", vm, name);
+				print_status_dir(sub_fd, rel, 0);
+				close(sub_fd);
+			}
+		}
+		free(subs[i]);
+	}
+	free(subs);
+	close(vm_fd);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "debugfs",	required_argument,	NULL,	'd' },
+		{ "help",	no_argument,		NULL,	'h' },
+		{ NULL,		0,			NULL,	0 },
+	};
+	const char *dir = DEFAULT_DEBUGFS;
+	struct dirent **vms;
+	int top_fd, n, i, shown = 0, opt;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return getopt_error(argv, opt);
+		}
+	}
+	if (optind < argc)
+		return bad_option(argv[optind]);
+
+	top_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (top_fd < 0) {
+		switch (errno) {
+		case ENOENT:
+			msg("%s not found: is debugfs mounted and pvchan_host loaded?",
+			    dir);
+			break;
+		case EACCES:
+		case EPERM:
+			msg("permission denied reading %s (need root)", dir);
+			break;
+		default:
+			msg("cannot open %s: %s", dir, strerror(errno));
+			break;
+		}
+		return 1;
+	}
+
+	n = scandirat(top_fd, ".", &vms, filter_vm, versionsort);
+	if (n < 0) {
+		msg("cannot read %s: %s", dir, strerror(errno));
+		close(top_fd);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		if (is_subdir(top_fd, vms[i]->d_name)) {
+			print_vm(top_fd, vms[i]->d_name);
+			shown++;
+		}
+		free(vms[i]);
+	}
+	free(vms);
+	close(top_fd);
+
+	if (!shown)
+		printf("no VMs bound\n");
+	return 0;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "attach",	cmd_attach },
+	{ "status",	cmd_status },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int ret;
+
+	if (argc < 2) {
+		msg("missing command");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf(PROG " %d.%d\n", PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* The subcommand sees its name as argv[0]. */
+			ret = commands[i].fn(argc - 1, argv + 1);
+			if (fflush(stdout) && !ret)
+				ret = 1;
+			return ret;
+		}
+	}
+	return bad_option(argv[1]);
+}
