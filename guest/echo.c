@@ -77,6 +77,7 @@ static void pvchan_echo_complete(struct pvchan_gqueue *gq,
 
 		if (s->busy && !s->done && s->req_id == id) {
 			s->cqe = *cqe;
+			/* cqe before done: pairs with pvchan_echo_reap(). */
 			smp_store_release(&s->done, true);
 			wake_up(&eq->wait);
 			return;
@@ -271,23 +272,26 @@ static int pvchan_echo_result_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_echo_result);
 
+static void pvchan_show_counter(struct seq_file *m, const char *name,
+				atomic64_t *v)
+{
+	seq_printf(m, "%s %lld\n", name, atomic64_read(v));
+}
+
 static int pvchan_gq_stats_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_gqueue *q = m->private;
 	struct pvchan_gqueue_stats *s = &q->stats;
 
 	seq_printf(m, "cpu %u\nirq %u\n", q->cpu, q->irq);
-#define PVCHAN_SHOW(name) \
-	seq_printf(m, #name " %lld\n", atomic64_read(&s->name))
-	PVCHAN_SHOW(submitted);
-	PVCHAN_SHOW(completed);
-	PVCHAN_SHOW(kicks);
-	PVCHAN_SHOW(kicks_suppressed);
-	PVCHAN_SHOW(irqs);
-	PVCHAN_SHOW(bad_completions);
-	PVCHAN_SHOW(timeouts);
-	PVCHAN_SHOW(route_updates);
-#undef PVCHAN_SHOW
+	pvchan_show_counter(m, "submitted", &s->submitted);
+	pvchan_show_counter(m, "completed", &s->completed);
+	pvchan_show_counter(m, "kicks", &s->kicks);
+	pvchan_show_counter(m, "kicks_suppressed", &s->kicks_suppressed);
+	pvchan_show_counter(m, "irqs", &s->irqs);
+	pvchan_show_counter(m, "bad_completions", &s->bad_completions);
+	pvchan_show_counter(m, "timeouts", &s->timeouts);
+	pvchan_show_counter(m, "route_updates", &s->route_updates);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_gq_stats);

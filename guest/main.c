@@ -17,6 +17,7 @@
 #include <asm/kvm_para.h>
 
 #include "pvchan_guest.h"
+#include "pvchan_abi_check.h"
 #include "trace.h"
 
 /* Queues per device: one per online CPU, up to this and the host's offer. */

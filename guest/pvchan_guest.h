@@ -81,7 +81,7 @@ struct pvchan_gqueue_stats {
 struct pvchan_gqueue {
 	struct pvchan_gdev *dev;
 	u16 index;
-	spinlock_t lock;
+	spinlock_t lock;	/* ring state; see @lock above */
 	struct pvchan_gring ring;
 	unsigned int irq;
 	unsigned int cpu;

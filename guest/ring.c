@@ -152,6 +152,7 @@ bool pvchan_gring_arm(struct pvchan_gring *r)
 	struct pvchan_ring_hdr *hdr = pvchan_gring_hdr(r);
 
 	WRITE_ONCE(hdr->cq_event, cpu_to_le32(r->cq_cons));
+	/* cq_event store before the cq_prod reload (host: irq decision). */
 	smp_mb();
 	return r->inflight &&
 	       le32_to_cpu(READ_ONCE(hdr->cq_prod)) != r->cq_cons;

@@ -41,10 +41,11 @@ static void pvchan_hist_show(struct seq_file *m, const char *prefix,
 static int pvchan_info_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_vm *vm = m->private;
+	/* Pairs with the release in pvchan_dev_add(). */
 	u32 i, n = smp_load_acquire(&vm->num_devs);
 
-	seq_printf(m, "vm_id %u\npid %d\nabi %u.%u\nnegotiated %u\nfeatures %#llx\ndevices %u\n",
-		   vm->id, vm->pid, PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
+	seq_printf(m, "vm_id %u\nvmm_pid %d\nbound_by_pid %d\nabi %u.%u\nnegotiated %u\nfeatures %#llx\ndevices %u\n",
+		   vm->id, vm->vmm_pid, vm->pid, PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
 		   READ_ONCE(vm->hello_done), vm->features, n);
 	for (i = 0; i < n; i++)
 		seq_printf(m, "dev%u %s queues %u\n", i, vm->devs[i]->ops->name,
@@ -88,6 +89,12 @@ static int pvchan_latency_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_latency);
 
+static void pvchan_show_counter(struct seq_file *m, const char *name,
+				atomic64_t *v)
+{
+	seq_printf(m, "%s %lld\n", name, atomic64_read(v));
+}
+
 static int pvchan_qstats_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_queue *q = m->private;
@@ -97,19 +104,16 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 		   READ_ONCE(q->active), READ_ONCE(q->broken), q->size,
 		   READ_ONCE(q->sq_cons), READ_ONCE(q->cq_prod));
 	seq_printf(m, "irq_route %#llx\n", READ_ONCE(q->irq_route));
-#define PVCHAN_SHOW(name) \
-	seq_printf(m, #name " %lld\n", atomic64_read(&s->name))
-	PVCHAN_SHOW(kicks);
-	PVCHAN_SHOW(requests);
-	PVCHAN_SHOW(completions);
-	PVCHAN_SHOW(errors);
-	PVCHAN_SHOW(bytes);
-	PVCHAN_SHOW(irqs);
-	PVCHAN_SHOW(irq_suppressed);
-	PVCHAN_SHOW(cq_full);
-	PVCHAN_SHOW(depth);
-	PVCHAN_SHOW(max_depth);
-#undef PVCHAN_SHOW
+	pvchan_show_counter(m, "kicks", &s->kicks);
+	pvchan_show_counter(m, "requests", &s->requests);
+	pvchan_show_counter(m, "completions", &s->completions);
+	pvchan_show_counter(m, "errors", &s->errors);
+	pvchan_show_counter(m, "bytes", &s->bytes);
+	pvchan_show_counter(m, "irqs", &s->irqs);
+	pvchan_show_counter(m, "irq_suppressed", &s->irq_suppressed);
+	pvchan_show_counter(m, "cq_full", &s->cq_full);
+	pvchan_show_counter(m, "depth", &s->depth);
+	pvchan_show_counter(m, "max_depth", &s->max_depth);
 	pvchan_hist_show(m, "latency", &s->latency);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <linux/nospec.h>
 
 #include "pvchan_host.h"
+#include "pvchan_abi_check.h"
 #include "trace.h"
 
 static const char * const pvchan_reject_names[PVCHAN_REJ_NR] = {
@@ -112,6 +113,7 @@ static int pvchan_check_block(struct pvchan_vm *vm, u64 gpa, u64 len)
 static struct pvchan_dev *pvchan_get_dev(struct pvchan_vm *vm,
 					 unsigned long idx)
 {
+	/* Pairs with the release in pvchan_dev_add(): devs[] below n is set. */
 	u32 n = smp_load_acquire(&vm->num_devs);
 
 	if (idx >= n)

@@ -79,8 +79,6 @@ static struct ftrace_ops pvchan_fops = {
 		 FTRACE_OPS_FL_RECURSION,
 };
 
-static char pvchan_hook_target[] = "kvm_emulate_hypercall";
-
 /**
  * pvchan_kvm_hook_install() - divert KVM hypercalls to pvchan.
  *
@@ -89,21 +87,23 @@ static char pvchan_hook_target[] = "kvm_emulate_hypercall";
  */
 int pvchan_kvm_hook_install(void)
 {
+	/* Writable: ftrace_set_filter() takes a non-const buffer. */
+	char target[] = "kvm_emulate_hypercall";
 	int ret;
 
-	ret = ftrace_set_filter(&pvchan_fops, pvchan_hook_target,
-				strlen(pvchan_hook_target), 0);
+	ret = ftrace_set_filter(&pvchan_fops, target,
+				strlen(target), 0);
 	if (ret) {
 		pr_err("cannot trace %s (%d): is kvm loaded and ftrace enabled?\n",
-		       pvchan_hook_target, ret);
+		       target, ret);
 		return ret;
 	}
 	ret = register_ftrace_function(&pvchan_fops);
 	if (ret == -EBUSY)
 		pr_err("cannot hook %s: another ftrace IPMODIFY user (livepatch or kprobe) owns it\n",
-		       pvchan_hook_target);
+		       target);
 	else if (ret)
-		pr_err("cannot hook %s (%d)\n", pvchan_hook_target, ret);
+		pr_err("cannot hook %s (%d)\n", target, ret);
 	if (ret)
 		ftrace_free_filter(&pvchan_fops);
 	return ret;
@@ -165,6 +165,17 @@ void pvchan_kvm_put(struct kvm *kvm)
 struct mm_struct *pvchan_kvm_mm(struct kvm *kvm)
 {
 	return kvm->mm;
+}
+
+/**
+ * pvchan_kvm_vmm_pid() - the pid of the process that created the VM.
+ * @kvm: the VM.
+ *
+ * Return: the pid, as shown in KVM's own debugfs directory name.
+ */
+pid_t pvchan_kvm_vmm_pid(struct kvm *kvm)
+{
+	return kvm->userspace_pid;
 }
 
 /*
@@ -277,7 +288,7 @@ bool pvchan_kvm_apic_id_valid(struct kvm *kvm, u32 apic_id)
 {
 	if (apic_id > INT_MAX)
 		return false;
-	return kvm_get_vcpu_by_id(kvm, apic_id) != NULL;
+	return !!kvm_get_vcpu_by_id(kvm, apic_id);
 }
 
 /**

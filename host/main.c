@@ -103,6 +103,7 @@ static long pvchan_ioctl_bind(struct pvchan_vm *vm, void __user *argp)
 	vm->kvm = kvm;
 	vm->mm = pvchan_kvm_mm(kvm);
 	vm->pid = task_tgid_nr(current);
+	vm->vmm_pid = pvchan_kvm_vmm_pid(kvm);
 	vm->mn.ops = &pvchan_mn_ops;
 	if (!mmget_not_zero(vm->mm)) {
 		ret = -ESRCH;
@@ -128,7 +129,8 @@ static long pvchan_ioctl_bind(struct pvchan_vm *vm, void __user *argp)
 	mutex_unlock(&pvchan_vms_lock);
 
 	arg.vm_id = vm->id;
-	pr_info("vm%u: bound (pid %d)\n", vm->id, vm->pid);
+	pr_info("vm%u: bound (VMM pid %d, by pid %d)\n", vm->id, vm->vmm_pid,
+		vm->pid);
 	if (copy_to_user(argp, &arg, sizeof(arg)))
 		return -EFAULT;	/* stays bound; closing the file unbinds */
 	return 0;

@@ -93,7 +93,7 @@ struct pvchan_queue_stats {
 struct pvchan_queue {
 	struct pvchan_dev *dev;
 	u16 index;
-	struct mutex lock;
+	struct mutex lock;	/* see @lock above */
 	bool active;
 	bool broken;
 	u64 ring_gpa;
@@ -155,6 +155,7 @@ struct pvchan_dev {
  * @mm: the VMM's mm (not referenced; used under mmget_not_zero()).
  * @id: host-wide id, names the debugfs directory.
  * @pid: tgid of the process that bound it (for status).
+ * @vmm_pid: pid of the VMM that created the VM.
  * @lock: serialises device addition and HELLO.
  * @hello_done: the guest has negotiated (read locklessly by handlers).
  * @features: negotiated channel features.
@@ -174,7 +175,8 @@ struct pvchan_vm {
 	struct mm_struct *mm;
 	u32 id;
 	pid_t pid;
-	struct mutex lock;
+	pid_t vmm_pid;
+	struct mutex lock;	/* devices and HELLO; see @lock above */
 	bool hello_done;
 	u64 features;
 	u32 num_devs;
@@ -225,6 +227,7 @@ void pvchan_kvm_hook_remove(void);
 struct kvm *pvchan_kvm_get_from_fd(int fd);
 void pvchan_kvm_put(struct kvm *kvm);
 struct mm_struct *pvchan_kvm_mm(struct kvm *kvm);
+pid_t pvchan_kvm_vmm_pid(struct kvm *kvm);
 int pvchan_kvm_check_range(struct kvm *kvm, u64 gpa, u64 len, bool write);
 int pvchan_kvm_read(struct kvm *kvm, u64 gpa, void *buf, u32 len);
 int pvchan_kvm_write(struct kvm *kvm, u64 gpa, const void *buf, u32 len);

@@ -222,6 +222,7 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 			/* Ask for a kick at the next submission, then recheck. */
 			if (pvchan_ring_put(q, HDR_OFF(sq_event), q->sq_cons))
 				goto out_fault;
+			/* sq_event store before the sq_prod reload (guest: publish). */
 			smp_mb();
 			if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod))
 				goto out_fault;
@@ -243,6 +244,7 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 		done++;
 		/* Publish in batches of 16 so the guest sees progress. */
 		if (!(done & 15)) {
+			/* Completion entries before the index covering them. */
 			smp_wmb();
 			if (pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
 				goto out_fault;
@@ -250,10 +252,12 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 	}
 	if (!done)
 		return more;
+	/* Completion entries before the indices covering them. */
 	smp_wmb();
 	if (pvchan_ring_put(q, HDR_OFF(sq_cons), q->sq_cons) ||
 	    pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
 		goto out_fault;
+	/* cq_prod store before the cq_event load (guest: pvchan_gring_arm). */
 	smp_mb();
 	if (event_idx) {
 		if (pvchan_ring_get(q, HDR_OFF(cq_event), &cq_event))

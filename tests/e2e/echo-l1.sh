@@ -62,7 +62,7 @@ else
 fi
 vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
 vm=${vm:-0}
-echo cont >"$work/mon.in"
+timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 
 wait_for "$work/l2.log" '^=== ECHO DONE' 900
 sed 's/^/# L2: /' "$work/l2.log"

@@ -16,6 +16,7 @@
  * writing a parse and a describe function and adding one table entry.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -45,8 +46,8 @@
 #define SYS_pidfd_getfd		438
 #endif
 
-_Static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
-_Static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
+static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
+static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
 
 #define PROG			"pvchanctl"
 #define EXIT_USAGE		2
@@ -54,11 +55,12 @@ _Static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
 #define DEFAULT_DEV_NODE	"/dev/pvchan"
 #define DEFAULT_DEBUGFS		"/sys/kernel/debug/pvchan"
 
+#define __printf(a, b)		__attribute__((format(printf, a, b)))
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define STR_(x)			#x
 #define STR(x)			STR_(x)
 
-static void __attribute__((format(printf, 1, 2))) msg(const char *fmt, ...)
+static void __printf(1, 2) msg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -70,7 +72,7 @@ static void __attribute__((format(printf, 1, 2))) msg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
+static void __printf(1, 2) info(const char *fmt, ...)
 {
 	va_list ap;
 

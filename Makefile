@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pvchan top-level Makefile.
+#   make            build both modules for the running kernel (or KDIR=...)
+#                   and pvchanctl
+#   make check      install what is missing, static checks, all suites in
+#                   the nested VMs; prints "N passed, N failed, N skipped"
+#   make demo       boot the sandbox, bind a guest, show the channel working
+#   make style      checkpatch --strict (part of check)
+#   make sparse     W=1 C=2 build (part of check)
+#   make clean
+
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+
+.PHONY: all modules tools sparse check style demo clean
+
+all: modules tools
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
+
+tools:
+	$(MAKE) -C tools/pvchanctl
+
+check:
+	scripts/check.sh
+
+style:
+	PVCHAN_SUITES=static scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C tools/pvchanctl clean
+	-$(MAKE) -C selftests clean
+	rm -rf results

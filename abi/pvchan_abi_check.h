@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * Build-time checks of the pvchan ABI layout.  Included by one .c file of
+ * each side (host, guest, tools), after static_assert() and offsetof() are
+ * available (<linux/build_bug.h> in the kernel, <assert.h> and <stddef.h>
+ * in C11 user space).  A failure here is an ABI break.
+ */
+#ifndef _PVCHAN_ABI_CHECK_H
+#define _PVCHAN_ABI_CHECK_H
+
+#include "pvchan_abi.h"
+
+#define PVCHAN_ABI_OFF(type, field, off) \
+	static_assert(offsetof(struct type, field) == (off), \
+		      #type "." #field " moved")
+
+static_assert(sizeof(struct pvchan_hello) == 64, "pvchan_hello size");
+PVCHAN_ABI_OFF(pvchan_hello, guest_features, 8);
+PVCHAN_ABI_OFF(pvchan_hello, host_major, 16);
+PVCHAN_ABI_OFF(pvchan_hello, num_devices, 20);
+PVCHAN_ABI_OFF(pvchan_hello, host_features, 24);
+PVCHAN_ABI_OFF(pvchan_hello, features, 32);
+PVCHAN_ABI_OFF(pvchan_hello, max_queues, 40);
+PVCHAN_ABI_OFF(pvchan_hello, max_queue_size, 44);
+PVCHAN_ABI_OFF(pvchan_hello, reserved, 48);
+
+static_assert(sizeof(struct pvchan_dev_desc) == 64, "pvchan_dev_desc size");
+PVCHAN_ABI_OFF(pvchan_dev_desc, num_queues, 8);
+PVCHAN_ABI_OFF(pvchan_dev_desc, max_segs, 12);
+PVCHAN_ABI_OFF(pvchan_dev_desc, features, 16);
+PVCHAN_ABI_OFF(pvchan_dev_desc, config_len, 24);
+PVCHAN_ABI_OFF(pvchan_dev_desc, reserved, 32);
+
+static_assert(sizeof(struct pvchan_ring_hdr) == PVCHAN_RING_HDR_SIZE,
+	      "pvchan_ring_hdr size");
+PVCHAN_ABI_OFF(pvchan_ring_hdr, sq_prod, 0);
+PVCHAN_ABI_OFF(pvchan_ring_hdr, cq_cons, 4);
+PVCHAN_ABI_OFF(pvchan_ring_hdr, cq_event, 8);
+PVCHAN_ABI_OFF(pvchan_ring_hdr, sq_cons, 64);
+PVCHAN_ABI_OFF(pvchan_ring_hdr, sq_event, 68);
+PVCHAN_ABI_OFF(pvchan_ring_hdr, cq_prod, 72);
+
+static_assert(sizeof(struct pvchan_sqe) == 64, "pvchan_sqe size");
+PVCHAN_ABI_OFF(pvchan_sqe, opcode, 8);
+PVCHAN_ABI_OFF(pvchan_sqe, len, 12);
+PVCHAN_ABI_OFF(pvchan_sqe, addr, 16);
+PVCHAN_ABI_OFF(pvchan_sqe, args, 24);
+
+static_assert(sizeof(struct pvchan_cqe) == 32, "pvchan_cqe size");
+PVCHAN_ABI_OFF(pvchan_cqe, status, 8);
+PVCHAN_ABI_OFF(pvchan_cqe, len, 12);
+PVCHAN_ABI_OFF(pvchan_cqe, value, 16);
+
+static_assert(sizeof(struct pvchan_seg) == 16, "pvchan_seg size");
+static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
+	      sizeof(struct pvchan_sqe) + sizeof(struct pvchan_cqe),
+	      "ring size formula");
+static_assert(PVCHAN_HC_BASE + PVCHAN_HC_COUNT <= PVCHAN_HC_LAST,
+	      "hypercall range");
+static_assert(PVCHAN_HC_LAST < 0x80000000U, "hypercalls below 2^31");
+
+#endif /* _PVCHAN_ABI_CHECK_H */

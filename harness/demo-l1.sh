@@ -1,0 +1,55 @@
+#!/bin/bash
+# The demo, inside L1: host module, an L2 bound by pvchanctl with an echo
+# device, 2000 echo round trips, then the channel and counters of both sides.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+H=$REPO/harness
+work=$(mktemp -d)
+say() { printf '\n=== %s\n' "$*"; }
+
+modprobe kvm_amd
+insmod "$REPO/host/pvchan_host.ko"
+say "L1: pvchan_host loaded"
+dmesg | grep pvchan_host
+
+cat >"$work/test.sh" <<'L2'
+insmod /pvchan_guest.ko
+echo; echo "=== L2: guest module log"
+dmesg | grep pvchan_guest
+echo; echo "=== L2: channel state (/sys/kernel/debug/pvchan/state)"
+cat /sys/kernel/debug/pvchan/state
+echo 2000 > /sys/kernel/debug/pvchan/echo0/run
+echo; echo "=== L2: 2000 echo round trips (echo0/result)"
+cat /sys/kernel/debug/pvchan/echo0/result
+for q in /sys/kernel/debug/pvchan/echo0/q*; do
+	echo; echo "=== L2: ${q#/sys/kernel/debug/pvchan/} counters"; cat "$q/stats"
+done
+echo; echo "=== L2: hypercalls issued"; cat /sys/kernel/debug/pvchan/hypercalls
+echo; echo "=== L2: /proc/interrupts (pvchan queue interrupts)"
+grep -E 'CPU|pvchan' /proc/interrupts
+echo "=== DEMO DONE"
+sleep 600
+L2
+"$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
+	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" "$work/test.sh:/test.sh" 2>/dev/null
+say "L1: starting L2 (QEMU -enable-kvm, 2 vCPUs) paused"
+qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+	--smp 2 --append quiet --paused "$work/mon" --timeout 600)
+"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo=2 >"$work/ctl.log" 2>&1 &
+for _ in $(seq 30); do grep -q attached "$work/ctl.log" && break; sleep 1; done
+say "L1: pvchanctl attach --pid $qpid --echo=2"
+cat "$work/ctl.log"
+exec {m}<>"$work/mon.in"
+echo cont >&$m
+for _ in $(seq 600); do grep -q '=== DEMO DONE' "$work/l2.log" && break; sleep 1; done
+tr -d '\r' <"$work/l2.log" | sed -n '/=== L2: guest module log/,/=== DEMO DONE/p'
+say "L1: pvchanctl status (host side of the same requests)"
+"$REPO/tools/pvchanctl/pvchanctl" status
+say "L1: host hypercall latency histogram (vm*/latency)"
+cat /sys/kernel/debug/pvchan/vm*/latency
+kill "$qpid"
+wait
+say "L1: after the VMM exits"
+tail -n 3 "$work/ctl.log"
+dmesg | grep pvchan_host | tail -n 2

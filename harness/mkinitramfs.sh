@@ -1,0 +1,99 @@
+#!/bin/bash
+# Build a busybox initramfs for the nested-VM harness.
+#
+#   mkinitramfs.sh OUT.cpio.gz ROLE [EXTRA_FILE:DEST ...]
+#
+# ROLE=l1: harness/l1-init as /init, plus the 9p-over-virtio-pci modules (and
+#          their dependencies) from /lib/modules/$KVER in /modules, load order
+#          in /modules/order.
+# ROLE=l2: harness/l2-init as /init, nothing else.
+# EXTRA_FILE:DEST copies EXTRA_FILE to DEST (absolute path) inside the image;
+# the split is on the last ':' so DEST must not contain one.
+#
+# Must run as root (creates /dev/console with mknod). Needs busybox-static,
+# cpio, gzip, and for l1 kmod's modinfo.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+L1_MODULES=(virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci
+	9pnet 9pnet_virtio netfs fscache 9p)
+
+die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
+
+[[ $# -ge 2 ]] || die "usage: mkinitramfs.sh OUT.cpio.gz l1|l2 [EXTRA_FILE:DEST ...]"
+out=$1 role=$2
+shift 2
+[[ $role == l1 || $role == l2 ]] || die "ROLE must be l1 or l2, got '$role'"
+
+busybox=/bin/busybox
+if command -v file >/dev/null && ! file -L "$busybox" | grep -q 'statically linked'; then
+	die "$busybox is not statically linked (install busybox-static)"
+fi
+
+stage=$(mktemp -d)
+tmp=$out.tmp.$$
+trap 'rm -rf "$stage" "$tmp"' EXIT
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,mnt}
+cp "$busybox" "$stage/bin/busybox"
+# Applet symlinks are created at boot by `busybox --install -s` in /init.
+mknod -m 600 "$stage/dev/console" c 5 1 || die "mknod /dev/console failed (run as root)"
+mknod -m 666 "$stage/dev/null" c 1 3
+
+# Copy module $1 (name) and, first, its dependencies; append to load order.
+declare -A seen=()
+add_module() {
+	local name=${1//-/_} file deps dep dst
+	[[ -z ${seen[$name]:-} ]] || return 0
+	seen[$name]=1
+	if ! file=$(modinfo -k "$KVER" -F filename "$name" 2>/dev/null) || [[ -z $file ]]; then
+		echo "mkinitramfs.sh: note: module $name not found for $KVER, skipping" >&2
+		return 0
+	fi
+	if [[ $file == "(builtin)" ]]; then
+		return 0
+	fi
+	deps=$(modinfo -k "$KVER" -F depends "$name")
+	for dep in ${deps//,/ }; do
+		add_module "$dep"
+	done
+	# busybox insmod does not decompress: store plain .ko files.
+	dst=$stage/modules/$name.ko
+	case $file in
+	*.ko) cp "$file" "$dst" ;;
+	*.ko.xz) xz -dc "$file" >"$dst" ;;
+	*.ko.zst) zstd -qdc "$file" >"$dst" ;;
+	*.ko.gz) gzip -dc "$file" >"$dst" ;;
+	*) die "unknown module file type: $file" ;;
+	esac
+	echo "$name" >>"$stage/modules/order"
+}
+
+case $role in
+l1)
+	KVER=$("$HERE/kver.sh")
+	[[ -d /lib/modules/$KVER ]] || die "/lib/modules/$KVER missing"
+	mkdir -p "$stage/modules"
+	: >"$stage/modules/order"
+	for m in "${L1_MODULES[@]}"; do
+		add_module "$m"
+	done
+	install -m 755 "$HERE/l1-init" "$stage/init"
+	;;
+l2)
+	install -m 755 "$HERE/l2-init" "$stage/init"
+	;;
+esac
+
+for pair in "$@"; do
+	[[ $pair == *:* ]] || die "EXTRA must be FILE:DEST, got '$pair'"
+	src=${pair%:*} dest=${pair##*:}
+	[[ $dest == /* ]] || die "DEST must be absolute: '$pair'"
+	[[ -f $src ]] || die "no such file: $src"
+	mkdir -p "$stage$(dirname "$dest")"
+	cp -L --preserve=mode "$src" "$stage$dest"
+done
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -1 >"$tmp"
+mv -f "$tmp" "$out"

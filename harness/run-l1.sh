@@ -1,0 +1,98 @@
+#!/bin/bash
+# Run a script inside an L1 guest (TCG, -cpu max: SVM+NPT, so KVM works there).
+#
+#   run-l1.sh --script PATH --out DIR [--smp N] [--mem M] [--timeout SEC]
+#
+# L1 sees L0's root read-only (9p) and chroots into it, so PATH (an L0 path)
+# runs with L0's bash and tools. DIR is shared writable at the same path; the
+# script finds it in $PVOUT. The serial console goes to stdout and
+# DIR/l1-console.log. Exit status: the script's, 124 on timeout, 125 if L1
+# never reported one.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
+CACHE=${PVCHAN_INITRAMFS_CACHE:-/var/cache/pvchan/initramfs}
+script='' out='' smp=2 mem=3G timeout=900
+
+usage() { echo "usage: run-l1.sh --script PATH --out DIR [--smp N] [--mem M] [--timeout SEC]" >&2; exit 2; }
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--script) script=$2 ;;
+	--out) out=$2 ;;
+	--smp) smp=$2 ;;
+	--mem) mem=$2 ;;
+	--timeout) timeout=$2 ;;
+	*) usage ;;
+	esac
+	shift 2 || usage
+done
+[[ -n $script && -n $out ]] || usage
+[[ -f $script ]] || { echo "run-l1.sh: no such script: $script" >&2; exit 2; }
+script=$(realpath "$script")
+mkdir -p "$out"
+out=$(realpath "$out")
+# Both go on the kernel command line, which splits on whitespace.
+if [[ $script =~ [[:space:]] || $out =~ [[:space:]] ]]; then
+	echo "run-l1.sh: paths must not contain whitespace" >&2
+	exit 2
+fi
+
+# L1 mounts fresh tmpfs/devtmpfs/proc/sysfs over these: a script there is invisible.
+case $script in /tmp/* | /run/* | /dev/* | /proc/* | /sys/*)
+	echo "run-l1.sh: $script is hidden in L1 (/tmp, /run, ... are L1-local); put it elsewhere" >&2
+	exit 2 ;;
+esac
+
+KVER=$("$HERE/kver.sh")
+export KVER
+
+# Initramfs cache, keyed by everything that goes into the image.
+key=$( {
+	echo "$KVER"
+	sha256sum "$HERE/mkinitramfs.sh" "$HERE/l1-init" "$HERE/kver.sh" /bin/busybox \
+		"/lib/modules/$KVER/modules.dep"
+} | sha256sum | cut -c1-16)
+initrd=$CACHE/l1-$KVER-$key.cpio.gz
+if [[ ! -s $initrd ]]; then
+	echo "run-l1.sh: building $initrd" >&2
+	"$HERE/mkinitramfs.sh" "$initrd" l1
+fi
+
+log=$out/l1-console.log
+start=$(date +%s)
+set +e
+# --foreground: Ctrl-C reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
+timeout --foreground -k 10 "$timeout" "$QEMU" \
+	-M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+	-nodefaults -nographic -serial stdio -no-reboot \
+	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
+	-append "console=ttyS0 quiet panic=-1 pvscript=$script pvout=$out" \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
+	-fsdev "local,id=out,path=$out,security_model=none" \
+	-device virtio-9p-pci,fsdev=out,mount_tag=out \
+	</dev/null 2>&1 | tee "$log"
+qrc=${PIPESTATUS[0]}
+set -e
+echo "run-l1.sh: QEMU exited rc=$qrc after $(($(date +%s) - start))s" >&2
+
+if [[ $qrc -eq 124 ]]; then
+	echo "run-l1.sh: timeout after ${timeout}s" >&2
+	exit 124
+fi
+# The console marker is authoritative: QEMU's exit code keeps only 7 bits of
+# the script's rc, and rc=0 ((0<<1)|1 = 1) looks like a QEMU error.
+marker=$(tr -d '\r' <"$log" | sed -n 's/^=== L1 script rc=\([0-9]*\)$/\1/p' | tail -n 1)
+if [[ -n $marker ]]; then
+	if [[ $qrc -ne $(((marker << 1 | 1) & 255)) ]]; then
+		echo "run-l1.sh: note: QEMU rc $qrc does not match script rc $marker" >&2
+	fi
+	exit "$marker"
+fi
+if [[ $((qrc & 1)) -eq 1 && $qrc -gt 1 ]]; then
+	exit $(((qrc - 1) >> 1))
+fi
+echo "run-l1.sh: L1 reported no result (QEMU rc=$qrc)" >&2
+exit 125

@@ -1,0 +1,125 @@
+#!/bin/bash
+# make check: install what is missing, run the static checks on L0 and the
+# suites inside the nested VMs, and print "N passed, N failed, N skipped".
+# Every check is a TAP line; each suite's log is kept in $OUT.
+#
+# Env: PVCHAN_OUT (results dir, default results/check), PVCHAN_SUITES (space
+# separated subset of the suite names below), KVER (kernel for L1/L2).
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT=${PVCHAN_OUT:-$REPO/results/check}
+SUITES=${PVCHAN_SUITES:-"static selftest echo noguest"}
+cd "$REPO" || exit 1
+
+"$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
+KVER=$("$REPO/harness/kver.sh") || { echo "0 passed, 1 failed"; exit 1; }
+export KVER
+KDIR=${KDIR:-/lib/modules/$KVER/build}
+KSRC=$("$REPO/scripts/ksrc.sh") || { echo "0 passed, 1 failed"; exit 1; }
+export KSRC
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+pass=0 fail=0 skip=0
+
+# Count one suite's TAP output; a suite that failed without saying which
+# check failed (crash, timeout) counts as one failure.
+count() {	# count NAME RC LOGFILE
+	local name=$1 rc=$2 log=$3 p f s
+	p=$(grep -cE '^ok [0-9]+' "$log" | tr -d ' ')
+	s=$(grep -cE '^ok [0-9]+.*# *SKIP' "$log" | tr -d ' ')
+	f=$(grep -cE '^not ok [0-9]+' "$log" | tr -d ' ')
+	p=$((p - s))
+	if [[ $rc -ne 0 && $f -eq 0 ]]; then
+		echo "not ok - suite $name exited $rc without a failing check" |
+			tee -a "$log"
+		f=1
+	fi
+	if ! grep -qE '^1\.\.[0-9]+' "$log"; then
+		echo "not ok - suite $name printed no TAP plan" | tee -a "$log"
+		f=$((f + 1))
+	fi
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	echo "=== suite $name: $p passed, $f failed, $s skipped (log: $log)"
+}
+
+build() {
+	make -s -C "$KDIR" M="$REPO" clean >/dev/null 2>&1
+	make -C "$KDIR" M="$REPO" W=1 C=2 modules >"$OUT/build.log" 2>&1 &&
+		make -C "$REPO/tools/pvchanctl" >>"$OUT/build.log" 2>&1 &&
+		make -C "$REPO/selftests" KSRC="$KSRC" >>"$OUT/build.log" 2>&1
+}
+
+run_static() {
+	local n=0 rc=0 f ign out
+	t() {	# t DESCRIPTION COMMAND...
+		local d=$1
+		shift
+		n=$((n + 1))
+		if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; rc=1; fi
+	}
+	t "modules, pvchanctl and selftests build (W=1, sparse C=2)" build
+	t "no compiler or sparse warnings" \
+		bash -c "! grep -E 'warning:|error:|\\.[ch]:[0-9]+:[0-9]+:' '$OUT/build.log'"
+	t "ABI header compiles standalone as C90" \
+		gcc -std=c90 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only \
+		-x c abi/pvchan_abi.h
+	t "control header compiles standalone as C90" \
+		gcc -std=c90 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only \
+		-x c abi/pvchan_ctl.h
+	t "ABI layout checks pass in C11 user space" bash -c \
+		"printf '#include <assert.h>\n#include <stddef.h>\n#include \"pvchan_abi_check.h\"\n' |
+		 gcc -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iabi -x c -"
+	# checkpatch --strict on every tracked C file.  Per-path exceptions:
+	# TRACE_EVENT layout in trace.h; the one version floor in compat.h;
+	# ENOSYS and the __printf definition in user-space tools.
+	out=$OUT/checkpatch.log
+	: >"$out"
+	for f in $(git ls-files '*.c' '*.h'); do
+		ign=
+		case $f in
+		*/trace.h) ign=OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT ;;
+		*/compat.h) ign=LINUX_VERSION_CODE ;;
+		tools/* | selftests/*) ign=ENOSYS,PREFER_DEFINED_ATTRIBUTE_MACRO,SPLIT_STRING,NEW_TYPEDEFS,AVOID_EXTERNS ;;
+		esac
+		"$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
+			--show-types ${ign:+--ignore $ign} -f "$f" 2>&1 |
+			grep -v '^total:' >>"$out"
+	done
+	t "checkpatch --strict clean" bash -c "! grep -q . '$out'"
+	[[ -s $out ]] && sed 's/^/# /' "$out"
+	echo "1..$n"
+	return $rc
+}
+
+run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
+	local name=$1 script=$2
+	shift 2
+	"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
+		>"$OUT/$name.log" 2>&1
+}
+
+for suite in $SUITES; do
+	echo "=== suite $suite"
+	case $suite in
+	static) run_static >"$OUT/static.log" 2>&1 ;;
+	selftest) run_vm_suite selftest selftests/run-l1.sh --timeout 900 ;;
+	echo) run_vm_suite echo tests/e2e/echo-l1.sh --timeout 1500 ;;
+	noguest) run_vm_suite noguest tests/e2e/noguest-l1.sh --timeout 600 ;;
+	*) echo "not ok - unknown suite $suite" >"$OUT/$suite.log"; false ;;
+	esac
+	rc=$?
+	grep -E '^(not )?ok ' "$OUT/$suite.log"
+	count "$suite" "$rc" "$OUT/$suite.log"
+	# The static build is what the VM suites load: stop if it failed.
+	if [[ $suite == static && $rc -ne 0 ]] && ! [[ -f host/pvchan_host.ko ]]; then
+		echo "# build failed, skipping VM suites"
+		break
+	fi
+done
+
+summary="$pass passed, $fail failed, $skip skipped"
+echo "$summary" >"$OUT/summary"
+echo "$summary"
+[[ $fail -eq 0 ]]

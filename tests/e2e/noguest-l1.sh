@@ -1,0 +1,56 @@
+#!/bin/bash
+# The guest module without a pvchan host; runs in L1 (harness/run-l1.sh).
+# Twice: with pvchan_host loaded but the VM not bound, and with no host
+# module at all.  The guest must load, report "idle" once, and unload; the
+# guest kernel's own KVM hypercalls keep working (it boots with 2 vCPUs).
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+H=$REPO/harness
+work=$(mktemp -d)
+n=0 fail=0
+
+tap() {
+	n=$((n + 1))
+	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+check() {
+	local d=$1
+	shift
+	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
+}
+g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
+
+boot_l2() {	# boot_l2 LABEL
+	local qpid deadline
+	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+		--smp 2 --append quiet --timeout 600) || return 1
+	deadline=$((SECONDS + 600))
+	until grep -q '^=== L2 done' "$work/l2.log" 2>/dev/null; do
+		[[ -e $work/l2.log.rc ]] && break
+		((SECONDS < deadline)) || break
+		sleep 1
+	done
+	sed "s/^/# L2 ($1): /" "$work/l2.log"
+	kill "$qpid" 2>/dev/null
+	check "$1: guest module loads" [ "$(g insmod)" = 0 ]
+	check "$1: guest stays idle" [ "$(g state)" = idle ]
+	check "$1: says so once" [ "$(g idle_msg)" = 1 ]
+	check "$1: probed with one HELLO" [ "$(g hello_calls)" = 1 ]
+	check "$1: guest module unloads" [ "$(g rmmod)" = 0 ]
+	check "$1: no guest kernel warnings" [ -z "$(g guest_splat)" ]
+}
+
+modprobe kvm_amd
+dmesg -C
+"$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
+	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
+	"$REPO/tests/e2e/noguest-l2.sh:/test.sh" 2>/dev/null
+check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+boot_l2 "host module loaded, VM not bound"
+check "rmmod pvchan_host" rmmod pvchan_host
+boot_l2 "no host module"
+check "no host kernel warnings" \
+	bash -c "! dmesg | grep -E 'WARNING:|BUG:|Call Trace|general protection'"
+echo "1..$n"
+exit $fail
