@@ -91,6 +91,8 @@ for ((c = 0; c < L2_SMP; c++)); do
 	[[ $total -gt 0 ]] || ok=0
 done
 check "queue interrupts delivered on every vCPU ($L2_SMP)" [ $ok = 1 ]
+check "queue 0 interrupt moved to the last vCPU: route re-announced ($(g moved_routes)), interrupts follow ($(g moved_irqs))" \
+	[ "$(g moved_run_rc)" = 0 -a "$(g moved_routes)" -ge 1 -a "$(g moved_irqs)" -gt 0 ]
 check "host rejected nothing from a well-behaved guest" \
 	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
 check "no guest kernel warnings" [ -z "$(g guest_splat)" ]

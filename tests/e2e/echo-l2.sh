@@ -21,9 +21,20 @@ else
 fi
 cat $dbg/echo0/result
 sed 's/^/G result_/' $dbg/echo0/result
+# Move queue 0's interrupt to the last CPU: the guest must re-announce the
+# route and the host must follow it.
+irq=$(sed -n 's/^irq //p' $dbg/echo0/q0/stats)
+last=$(($(grep -c ^processor /proc/cpuinfo) - 1))
+before=$(awk -v irq="$irq:" -v c=$((last + 2)) '$1 == irq { print $c }' /proc/interrupts)
+routes=$(sed -n 's/^route_updates //p' $dbg/echo0/q0/stats)
+echo $last > /proc/irq/$irq/smp_affinity_list
+if echo 200 > $dbg/echo0/run; then echo "G moved_run_rc 0"; else echo "G moved_run_rc 1"; fi
+after=$(awk -v irq="$irq:" -v c=$((last + 2)) '$1 == irq { print $c }' /proc/interrupts)
+echo "G moved_irqs $((after - before))"
+echo "G moved_routes $(($(sed -n 's/^route_updates //p' $dbg/echo0/q0/stats) - routes))"
 for d in $dbg/echo0/q*; do
 	q=${d##*/}
-	cat "$d/stats" | sed "s/^/G $q /"
+	sed "s/^/G $q /" "$d/stats"
 done
 sed 's/^/G hc_/' $dbg/hypercalls
 grep pvchan /proc/interrupts
