@@ -9,7 +9,7 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
-SUITES=${PVCHAN_SUITES:-"static selftest echo noguest"}
+SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest"}
 cd "$REPO" || exit 1
 
 "$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -107,6 +107,7 @@ for suite in $SUITES; do
 	selftest) run_vm_suite selftest selftests/run-l1.sh --timeout 900 ;;
 	echo) run_vm_suite echo tests/e2e/echo-l1.sh --timeout 1500 ;;
 	noguest) run_vm_suite noguest tests/e2e/noguest-l1.sh --timeout 600 ;;
+	ctl) run_vm_suite ctl tests/e2e/ctl-l1.sh --timeout 600 ;;
 	*) echo "not ok - unknown suite $suite" >"$OUT/$suite.log"; false ;;
 	esac
 	rc=$?

@@ -746,11 +746,43 @@ static int is_subdir(int dfd, const char *name)
 	       S_ISDIR(st.st_mode);
 }
 
-static void print_vm(int top_fd, const char *vm)
+/* Print the status files of every subdirectory of @dfd (named @rel), depth first. */
+static void print_subdirs(int dfd, const char *rel, int depth)
 {
 	struct dirent **subs;
-	char rel[PATH_MAX];
-	int vm_fd, n, i;
+	char sub_rel[PATH_MAX];
+	int n, i, sub_fd;
+
+	n = scandirat(dfd, ".", &subs, filter_dots, versionsort);
+	if (n < 0) {
+		printf("  %s: <%s>\n", rel, strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = subs[i]->d_name;
+
+		if (depth > 0 && is_subdir(dfd, name)) {
+			sub_fd = openat(dfd, name, O_RDONLY | O_DIRECTORY |
+					O_NOFOLLOW | O_CLOEXEC);
+			if (sub_fd >= 0) {
+				snprintf(sub_rel, sizeof(sub_rel), "%s/%s", rel,
+					 name);
+				print_status_dir(sub_fd, sub_rel, 0);
+				print_subdirs(sub_fd, sub_rel, depth - 1);
+				close(sub_fd);
+			}
+		}
+		free(subs[i]);
+	}
+	free(subs);
+}
+
+/* vm<N>/ holds dev<N>/q<N>/stats: two levels below the VM directory. */
+#define STATUS_DEPTH	2
+
+static void print_vm(int top_fd, const char *vm)
+{
+	int vm_fd;
 
 	vm_fd = openat(top_fd, vm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 		       O_CLOEXEC);
@@ -760,29 +792,7 @@ static void print_vm(int top_fd, const char *vm)
 	printf("%s\n", vm);
 	print_status_file(vm_fd, "info", NULL);
 	print_status_dir(vm_fd, vm, 1);
-
-	n = scandirat(vm_fd, ".", &subs, filter_dots, versionsort);
-	if (n < 0) {
-		printf("  %s: <%s>\n", vm, strerror(errno));
-		close(vm_fd);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		const char *name = subs[i]->d_name;
-		int sub_fd;
-
-		if (is_subdir(vm_fd, name)) {
-			sub_fd = openat(vm_fd, name, O_RDONLY | O_DIRECTORY |
-					O_NOFOLLOW | O_CLOEXEC);
-			if (sub_fd >= 0) {
-				snprintf(rel, sizeof(rel), "%s/%s", vm, name);
-				print_status_dir(sub_fd, rel, 0);
-				close(sub_fd);
-			}
-		}
-		free(subs[i]);
-	}
-	free(subs);
+	print_subdirs(vm_fd, vm, STATUS_DEPTH);
 	close(vm_fd);
 }
 

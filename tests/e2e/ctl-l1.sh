@@ -1,0 +1,89 @@
+#!/bin/bash
+# pvchanctl against the real host module; runs in L1 (harness/run-l1.sh).
+# The VMM is a real QEMU with KVM, kept paused: binding needs only its VM.
+# Checks each user error gets its clear message and exit code, and that
+# attach / status / SIGTERM / re-attach / VMM exit behave.  Prints TAP.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+H=$REPO/harness
+CTL=$REPO/tools/pvchanctl/pvchanctl
+dbg=/sys/kernel/debug/pvchan
+work=$(mktemp -d)
+n=0 fail=0
+
+tap() {
+	n=$((n + 1))
+	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+check() {
+	local d=$1
+	shift
+	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
+}
+# expect DESC RC PATTERN CMD...: exit code RC and PATTERN in its output.
+expect() {
+	local d=$1 want=$2 pat=$3 rc
+	shift 3
+	"$@" >"$work/out" 2>&1
+	rc=$?
+	sed 's/^/#   /' "$work/out"
+	check "$d (exit $want, says '$pat')" \
+		bash -c "[ $rc = $want ] && grep -q -- '$pat' '$work/out'"
+}
+wait_for() {
+	local deadline=$((SECONDS + $3))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 1
+	done
+}
+
+modprobe kvm_amd
+dmesg -C
+printf 'sleep 600\n' >"$work/test.sh"
+"$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 "$work/test.sh:/test.sh" 2>/dev/null
+qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+	--paused "$work/mon" --timeout 600)
+
+expect "unknown option" 2 "bad option" "$CTL" attach --bogus
+expect "non-numeric pid" 2 "invalid PID" "$CTL" attach --pid abc
+expect "queue count out of range" 2 "bad queue count" "$CTL" attach --pid "$qpid" --echo=65
+expect "no such process" 1 "no such process" "$CTL" attach --pid 999999
+expect "process without a VM" 1 "no KVM VM" "$CTL" attach --pid $$
+expect "module not loaded" 1 "is the pvchan_host module loaded" \
+	"$CTL" attach --pid "$qpid" --echo
+expect "status without the module" 1 "not found" "$CTL" status
+
+check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+expect "unprivileged user" 1 "permission denied" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" attach --pid "$qpid"
+expect "status with nothing bound" 0 "no VMs bound" "$CTL" status
+
+"$CTL" attach --pid "$qpid" --echo=2 >"$work/a1.log" 2>&1 &
+a1=$!
+check "attach binds the VM" wait_for "$work/a1.log" '^pvchanctl: attached' 30
+expect "status lists the VM, device and queue counters" 0 "dev0/q1/stats" "$CTL" status
+expect "second attach to the same VM" 1 "already bound" "$CTL" attach --pid "$qpid"
+
+kill -TERM "$a1"
+wait "$a1"
+check "SIGTERM: pvchanctl exits 0" [ $? = 0 ]
+check "SIGTERM: says it unbinds" grep -q 'signal, unbinding' "$work/a1.log"
+check "SIGTERM: VM unbound" bash -c "! ls -d $dbg/vm* 2>/dev/null"
+check "VMM still running after unbind" kill -0 "$qpid"
+
+"$CTL" attach --pid "$qpid" --echo >"$work/a2.log" 2>&1 &
+a2=$!
+check "re-attach after unbind" wait_for "$work/a2.log" '^pvchanctl: attached' 30
+kill "$qpid"
+wait "$a2"
+check "VMM exit: pvchanctl exits 0" [ $? = 0 ]
+check "VMM exit: says so" grep -q 'exited, unbinding' "$work/a2.log"
+for _ in $(seq 30); do ls -d $dbg/vm* >/dev/null 2>&1 || break; sleep 1; done
+check "VMM exit: VM unbound" bash -c "! ls -d $dbg/vm* 2>/dev/null"
+check "rmmod pvchan_host" rmmod pvchan_host
+check "no host kernel warnings" \
+	bash -c "! dmesg | grep -E 'WARNING:|BUG:|Call Trace|general protection'"
+echo "1..$n"
+exit $fail
