@@ -62,6 +62,12 @@ else
 fi
 vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
 vm=${vm:-0}
+# Host side of the request-id trace (keep the first events if it fills).
+tracefs=/sys/kernel/tracing
+mountpoint -q $tracefs || mount -t tracefs tracefs $tracefs
+echo 0 >$tracefs/options/overwrite
+echo 8192 >$tracefs/buffer_size_kb
+echo 1 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
 timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 
 wait_for "$work/l2.log" '^=== ECHO DONE' 900
@@ -69,6 +75,12 @@ sed 's/^/# L2: /' "$work/l2.log"
 sed 's/^/# host: /' $dbg/vm"$vm"/info $dbg/vm"$vm"/hypercalls $dbg/vm"$vm"/rejects
 for f in $dbg/vm"$vm"/dev0/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done
 
+echo 0 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
+sed -n 's/^G trace //p' "$work/l2.log" | tr -d '\r' | sort -u >"$work/gtrace"
+sed -n "s/.*pvchan_req_submit: vm$vm \(dev[0-9]* q[0-9]* req=[0-9]*\).*/\1/p" $tracefs/trace |
+	sort -u >"$work/htrace"
+check "request ids traced in the guest ($(wc -l <"$work/gtrace")) all appear in the host trace, same device and queue" \
+	bash -c "[ \$(wc -l <'$work/gtrace') -ge 64 ] && [ -z \"\$(comm -23 '$work/gtrace' '$work/htrace')\" ]"
 check "guest negotiated with the host" [ "$(g state)" = connected ]
 check "guest module unload/reload is clean" \
 	[ -z "$(g insmod_failed)$(g rmmod_failed)" ]

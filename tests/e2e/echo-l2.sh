@@ -14,6 +14,14 @@ cat $dbg/state
 echo "G state $(sed -n 's/^state //p' $dbg/state)"
 echo "G cpus $(grep -c ^processor /proc/cpuinfo)"
 
+# Follow requests across the boundary: trace 64 of them here; L1 traces the
+# same ids on the host side.
+t=/sys/kernel/debug/tracing
+echo 1 > $t/events/pvchan_guest/pvchan_guest_req_submit/enable
+echo 64 > $dbg/echo0/run
+echo 0 > $t/events/pvchan_guest/pvchan_guest_req_submit/enable
+sed -n 's/.*pvchan_guest_req_submit: \(dev[0-9]* q[0-9]* req=[0-9]*\).*/G trace \1/p' $t/trace
+
 if echo "$count" > $dbg/echo0/run; then
 	echo "G run_rc 0"
 else
