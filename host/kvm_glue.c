@@ -21,6 +21,7 @@
 #include <linux/file.h>
 #include <linux/ftrace.h>
 #include <linux/kvm_host.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/uaccess.h>
@@ -30,6 +31,22 @@
 
 /* Exported by kvm.ko but declared in arch/x86/kvm/lapic.h, not installed. */
 void kvm_apic_send_ipi(struct kvm_lapic *apic, u32 icr_low, u32 icr_high);
+
+/*
+ * With Hyper-V or Xen hypercall emulation active, kvm_emulate_hypercall()
+ * hands every hypercall to that emulation (which reads other registers), so
+ * pvchan cannot serve the VM: its numbers go to KVM unchanged.
+ */
+static bool pvchan_kvm_foreign_abi(struct kvm_vcpu *vcpu)
+{
+#ifdef CONFIG_KVM_XEN
+	if (vcpu->kvm->arch.xen_hvm_config.flags &
+	    KVM_XEN_HVM_CONFIG_INTERCEPT_HCALL)
+		return true;
+#endif
+	return vcpu->arch.hyperv_enabled &&
+	       READ_ONCE(vcpu->kvm->arch.hyperv.hv_guest_os_id);
+}
 
 static int pvchan_hc_wrapper(struct kvm_vcpu *vcpu)
 {
@@ -41,7 +58,8 @@ static int pvchan_hc_wrapper(struct kvm_vcpu *vcpu)
 
 	idx = srcu_read_lock(&pvchan_srcu);
 	vm = NULL;
-	if (nr >= PVCHAN_HC_BASE && nr <= PVCHAN_HC_LAST)
+	if (nr >= PVCHAN_HC_BASE && nr <= PVCHAN_HC_LAST &&
+	    !pvchan_kvm_foreign_abi(vcpu))
 		vm = pvchan_vm_lookup(vcpu->kvm);
 	if (!vm) {
 		ret = kvm_emulate_hypercall(vcpu);
@@ -274,6 +292,44 @@ int pvchan_kvm_read(struct kvm *kvm, u64 gpa, void *buf, u32 len)
 int pvchan_kvm_write(struct kvm *kvm, u64 gpa, const void *buf, u32 len)
 {
 	return pvchan_kvm_copy(kvm, gpa, (void *)buf, len, true);
+}
+
+/**
+ * pvchan_kvm_pin() - pin the pages under a guest range for zero-copy I/O.
+ * @kvm: the VM (its VMM's mm must be current's mm).
+ * @gpa: start of the range.
+ * @len: bytes, non-zero; the range must lie in one RAM slot.
+ * @write: the host will write to the pages (guest reads from the device).
+ * @pages: filled with the pinned pages; release with
+ *	unpin_user_pages_dirty_lock().
+ * @max_pages: room in @pages.
+ *
+ * Return: the number of pages pinned, -EFAULT, or -E2BIG if the range needs
+ * more than @max_pages pages.
+ */
+int pvchan_kvm_pin(struct kvm *kvm, u64 gpa, u32 len, bool write,
+		   struct page **pages, unsigned int max_pages)
+{
+	unsigned long hva;
+	int idx, n, got;
+
+	if (current->mm != kvm->mm)
+		return -EFAULT;
+	n = DIV_ROUND_UP(offset_in_page(gpa) + (u64)len, PAGE_SIZE);
+	if (n > max_pages)
+		return -E2BIG;
+	idx = srcu_read_lock(&kvm->srcu);
+	hva = pvchan_gpa_to_hva(kvm, gpa, len, write);
+	srcu_read_unlock(&kvm->srcu, idx);
+	if (!hva)
+		return -EFAULT;
+	got = pin_user_pages_fast(hva & PAGE_MASK, n, write ? FOLL_WRITE : 0,
+				  pages);
+	if (got == n)
+		return n;
+	if (got > 0)
+		unpin_user_pages(pages, got);
+	return -EFAULT;
 }
 
 /**

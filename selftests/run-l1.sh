@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# pvchan host selftests; runs inside L1 (as root, chrooted into L0's root).
+# Build on L0 first, then boot L1 with this script:
+#
+#   make -C /lib/modules/$KVER/build M=$PWD modules && make -C selftests
+#   harness/run-l1.sh --script "$PWD/selftests/run-l1.sh" --out /tmp/pvst
+#
+# Loads kvm_amd and host/pvchan_host.ko, runs the test binaries built on L0
+# (selftests/build, or $PVCHAN_ST_BUILD), checks the kernel log and unloads
+# the module.  Prints flat TAP: every line of a test's own TAP becomes one
+# line here ("<test>: <its description>"), the plan comes last.  Exits
+# non-zero on any failure.  Leaves each test's raw TAP and the kernel log in
+# $PVOUT.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+BUILD=${PVCHAN_ST_BUILD:-$HERE/build}
+out=${PVOUT:-/tmp}
+tests=(pvchan_hypercall_test)
+oops='WARNING:|BUG:|Call Trace|general protection'
+n=0 fail=0
+
+tap() { # tap OK|FAIL|SKIP DESCRIPTION [SKIP REASON]
+	n=$((n + 1))
+	case $1 in
+	OK) echo "ok $n - $2" ;;
+	SKIP) echo "ok $n - $2 # SKIP${3:+ $3}" ;;
+	*) echo "not ok $n - $2"; fail=1 ;;
+	esac
+}
+
+# Re-number one test's TAP into ours; the test's plan must be met.
+relay() { # relay TEST TAPFILE
+	local t=$1 line desc plan='' seen=0 re='^(not )?ok [0-9]+ ?(- )?(.*)$'
+
+	while IFS= read -r line; do
+		if [[ $line =~ $re ]]; then
+			seen=$((seen + 1))
+			desc=${BASH_REMATCH[3]}
+			if [[ -n ${BASH_REMATCH[1]} ]]; then
+				tap FAIL "$t: $desc"
+			elif [[ $desc =~ ^#\ *SKIP\ *(.*)$ ]]; then
+				tap SKIP "$t" "${BASH_REMATCH[1]}"
+			elif [[ $desc =~ ^(.*[^ ])\ *#\ *SKIP\ *(.*)$ ]]; then
+				tap SKIP "$t: ${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+			else
+				tap OK "$t: $desc"
+			fi
+		elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
+			plan=${BASH_REMATCH[1]}
+			[[ -n ${BASH_REMATCH[2]} ]] && echo "# $t: $line"
+		elif [[ $line == "TAP version"* ]]; then
+			:
+		elif [[ $line == "#"* ]]; then
+			echo "$line"
+		else
+			echo "# $line"
+		fi
+	done <"$2"
+	# "1..0 # SKIP": the whole test skipped, no result lines.
+	if [[ -n $plan && $plan -ne $seen ]]; then
+		echo "# $t: planned $plan, reported $seen"
+		return 1
+	fi
+	[[ -n $plan ]]
+}
+
+echo "TAP version 13"
+
+if modprobe kvm_amd && [[ -c /dev/kvm ]]; then
+	tap OK "modprobe kvm_amd, /dev/kvm present"
+else
+	tap FAIL "modprobe kvm_amd, /dev/kvm present"
+fi
+
+dmesg -C
+loaded=0
+if insmod "$REPO/host/pvchan_host.ko" && [[ -c /dev/pvchan ]]; then
+	tap OK "insmod host/pvchan_host.ko, /dev/pvchan present"
+	loaded=1
+else
+	tap FAIL "insmod host/pvchan_host.ko, /dev/pvchan present"
+fi
+
+for t in "${tests[@]}"; do
+	if [[ ! -x $BUILD/$t ]]; then
+		tap FAIL "$t: built (run make -C selftests on L0)"
+		continue
+	fi
+	"$BUILD/$t" >"$out/$t.tap" 2>&1
+	rc=$?
+	relay "$t" "$out/$t.tap"
+	complete=$?
+	if ((rc == 4 && loaded)); then
+		tap FAIL "$t: exits 0 (skipped although pvchan_host is loaded)"
+	elif ((rc == 4)); then
+		tap SKIP "$t: exits 0" "pvchan_host not loaded"
+	elif ((rc == 0 && complete == 0)); then
+		tap OK "$t: exits 0 after its whole plan"
+	else
+		tap FAIL "$t: exits 0 after its whole plan (exit $rc)"
+	fi
+done
+
+dmesg >"$out/dmesg.txt"
+if grep -qE "$oops" "$out/dmesg.txt"; then
+	grep -E "$oops" "$out/dmesg.txt" | sed 's/^/# dmesg: /'
+	tap FAIL "kernel log has no WARNING/BUG/Call Trace/general protection"
+else
+	tap OK "kernel log has no WARNING/BUG/Call Trace/general protection"
+fi
+
+# An oops during unload shows only after it: part of the rmmod line.
+if ((loaded)) && rmmod pvchan_host; then
+	dmesg >"$out/dmesg.txt"
+	if grep -qE "$oops" "$out/dmesg.txt"; then
+		grep -E "$oops" "$out/dmesg.txt" | sed 's/^/# dmesg after rmmod: /'
+		tap FAIL "rmmod pvchan_host, kernel log still clean"
+	else
+		tap OK "rmmod pvchan_host, kernel log still clean"
+	fi
+else
+	tap FAIL "rmmod pvchan_host, kernel log still clean"
+fi
+
+echo "1..$n"
+exit "$fail"
