@@ -6,17 +6,23 @@
 # ROLE=l1: harness/l1-init as /init, plus the 9p-over-virtio-pci modules (and
 #          their dependencies) from /lib/modules/$KVER in /modules, load order
 #          in /modules/order.
-# ROLE=l2: harness/l2-init as /init, nothing else.
+# ROLE=l2: harness/l2-init as /init, harness/l2-hostrun as /bin/hostrun, and
+#          the 9p-over-virtio-mmio/-pci modules (~300 KiB gzipped) so that
+#          l2-init can mount L1's root when run-l2.sh --share-root exports it.
 # EXTRA_FILE:DEST copies EXTRA_FILE to DEST (absolute path) inside the image;
 # the split is on the last ':' so DEST must not contain one.
 #
 # Must run as root (creates /dev/console with mknod). Needs busybox-static,
-# cpio, gzip, and for l1 kmod's modinfo.
+# cpio, gzip and kmod's modprobe.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 L1_MODULES=(virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virtio_pci
 	9pnet 9pnet_virtio netfs fscache 9p)
+# L2: microvm has virtio-mmio (found through its ACPI tables: Debian's kernel
+# lacks CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES); virtio_pci for --machine q35.
+L2_MODULES=(virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev
+	virtio_pci 9pnet 9pnet_virtio netfs fscache 9p)
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 
@@ -39,48 +45,52 @@ cp "$busybox" "$stage/bin/busybox"
 mknod -m 600 "$stage/dev/console" c 5 1 || die "mknod /dev/console failed (run as root)"
 mknod -m 666 "$stage/dev/null" c 1 3
 
-# Copy module $1 (name) and, first, its dependencies; append to load order.
-declare -A seen=()
-add_module() {
-	local name=${1//-/_} file deps dep dst
-	[[ -z ${seen[$name]:-} ]] || return 0
-	seen[$name]=1
-	if ! file=$(modinfo -k "$KVER" -F filename "$name" 2>/dev/null) || [[ -z $file ]]; then
-		echo "mkinitramfs.sh: note: module $name not found for $KVER, skipping" >&2
-		return 0
-	fi
-	if [[ $file == "(builtin)" ]]; then
-		return 0
-	fi
-	deps=$(modinfo -k "$KVER" -F depends "$name")
-	for dep in ${deps//,/ }; do
-		add_module "$dep"
-	done
-	# busybox insmod does not decompress: store plain .ko files.
-	dst=$stage/modules/$name.ko
-	case $file in
-	*.ko) cp "$file" "$dst" ;;
-	*.ko.xz) xz -dc "$file" >"$dst" ;;
-	*.ko.zst) zstd -qdc "$file" >"$dst" ;;
-	*.ko.gz) gzip -dc "$file" >"$dst" ;;
-	*) die "unknown module file type: $file" ;;
-	esac
-	echo "$name" >>"$stage/modules/order"
+# Copy modules "$@" and their dependencies, in load order, to /modules and
+# list them in /modules/order. One modprobe call resolves everything (in L1,
+# under TCG, each kmod start costs about a second: no modinfo per module).
+add_modules() {
+	local deps line file name dst
+	declare -A seen=()
+	# "insmod /lib/modules/.../x.ko [options]" or "builtin x", per module and
+	# dependency, in load order, with repeats. A missing module is reported
+	# by modprobe (WARNING) and skipped.
+	deps=$(modprobe -S "$KVER" --show-depends -a "$@") || true
+	while read -r line; do
+		[[ $line == insmod\ * ]] || continue
+		file=${line#insmod }
+		file=${file%% *}
+		name=${file##*/}
+		name=${name%%.ko*}
+		name=${name//-/_}
+		[[ -z ${seen[$name]:-} ]] || continue
+		seen[$name]=1
+		# busybox insmod does not decompress: store plain .ko files.
+		dst=$stage/modules/$name.ko
+		case $file in
+		*.ko) cp "$file" "$dst" ;;
+		*.ko.xz) xz -dc "$file" >"$dst" ;;
+		*.ko.zst) zstd -qdc "$file" >"$dst" ;;
+		*.ko.gz) gzip -dc "$file" >"$dst" ;;
+		*) die "unknown module file type: $file" ;;
+		esac
+		echo "$name" >>"$stage/modules/order"
+	done <<<"$deps"
+	[[ -s $stage/modules/order ]] || die "no modules found for $KVER"
 }
 
+KVER=$("$HERE/kver.sh")
+[[ -d /lib/modules/$KVER ]] || die "/lib/modules/$KVER missing"
+mkdir -p "$stage/modules"
+: >"$stage/modules/order"
 case $role in
 l1)
-	KVER=$("$HERE/kver.sh")
-	[[ -d /lib/modules/$KVER ]] || die "/lib/modules/$KVER missing"
-	mkdir -p "$stage/modules"
-	: >"$stage/modules/order"
-	for m in "${L1_MODULES[@]}"; do
-		add_module "$m"
-	done
+	add_modules "${L1_MODULES[@]}"
 	install -m 755 "$HERE/l1-init" "$stage/init"
 	;;
 l2)
+	add_modules "${L2_MODULES[@]}"
 	install -m 755 "$HERE/l2-init" "$stage/init"
+	install -m 755 "$HERE/l2-hostrun" "$stage/bin/hostrun"
 	;;
 esac
 

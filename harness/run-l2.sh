@@ -3,6 +3,7 @@
 #
 #   run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append "..."]
 #             [--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC]
+#             [--share-root]
 #
 # Starts QEMU in the background, waits until it is fully set up (VM and vCPUs
 # created), prints its PID and returns. The guest's serial console goes to
@@ -16,19 +17,27 @@
 # filesystem, not on a 9p share). Without --paused it is resumed here; with
 # --paused the caller binds the VM and then runs `echo cont > PREFIX.in`.
 # Read PREFIX.out if you send many commands (a fifo holds 64 KiB).
+# --share-root exports this (L1's) "/" read-only to L2 over virtio-9p, tag
+# hostroot, and puts pvhostroot=hostroot on L2's command line: l2-init then
+# mounts it at /host and test scripts run real tools with `hostrun /ABS/PATH`.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU=${QEMU:-qemu-system-x86_64}
-initrd='' log='' smp=1 mem=512M append='' mon='' machine=microvm timeout=0
+initrd='' log='' smp=1 mem=512M append='' mon='' machine=microvm timeout=0 share_root=0
 
 usage() {
 	echo "usage: run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append ARGS]" \
-		"[--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC]" >&2
+		"[--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC] [--share-root]" >&2
 	exit 2
 }
 while [[ $# -gt 0 ]]; do
 	case $1 in
+	--share-root)
+		share_root=1
+		shift
+		continue
+		;;
 	--initrd) initrd=$2 ;;
 	--log) log=$2 ;;
 	--smp) smp=$2 ;;
@@ -50,6 +59,10 @@ KVER=$("$HERE/kver.sh")
 rm -f "$log" "$log.qemu" "$log.rc" "$log.pid" "$log.timedout" "$mon.in" "$mon.out"
 mkfifo "$mon.in" "$mon.out"
 
+if ((share_root)); then
+	append="$append pvhostroot=hostroot"
+fi
+
 # microvm: no PCI, no firmware tables to speak of; boots the Debian kernel
 # (PVH entry) and has the ISA serial port and isa-debug-exit.
 # shellcheck disable=SC2054 # commas belong to QEMU options
@@ -59,6 +72,14 @@ args=(-enable-kvm -cpu host -M "$machine" -smp "$smp" -m "$mem"
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
 	-append "console=ttyS0 panic=-1 $append"
 	-S -monitor "pipe:$mon")
+if ((share_root)); then
+	# microvm has no PCI: virtio-mmio transports, which the guest finds through
+	# microvm's ACPI tables (Debian's kernel ignores virtio_mmio.device=).
+	if [[ $machine == microvm ]]; then dev=virtio-9p-device; else dev=virtio-9p-pci; fi
+	# shellcheck disable=SC2054 # commas belong to QEMU options
+	args+=(-fsdev local,id=hr,path=/,readonly=on,security_model=none,multidevs=remap
+		-device "$dev,fsdev=hr,mount_tag=hostroot")
+fi
 
 # Wrapper: runs QEMU, records its PID and exit status. All its output goes to
 # files so that `pid=$(run-l2.sh ...)` in the caller does not wait for it.
