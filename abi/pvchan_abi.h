@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 #define PVCHAN_ABI_MAJOR		1
-#define PVCHAN_ABI_MINOR		0
+#define PVCHAN_ABI_MINOR		1
 
 /*
  * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
@@ -73,7 +73,7 @@
 
 /* Device types (pvchan_dev_desc.type). */
 #define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
-#define PVCHAN_DEV_BLK			2	/* reserved: block */
+#define PVCHAN_DEV_BLK			2	/* block device, ABI 1.1 */
 #define PVCHAN_DEV_NET			3	/* reserved: network */
 #define PVCHAN_DEV_CLOCK		4	/* reserved: clock */
 
@@ -199,6 +199,56 @@ struct pvchan_seg {
  */
 #define PVCHAN_ECHO_OP_COPY		1
 #define PVCHAN_ECHO_MAX_LEN		65536
+
+/*
+ * Block device (PVCHAN_DEV_BLK), since ABI 1.1.
+ *
+ * Device features (pvchan_dev_desc.features, bit numbers) say what the
+ * backend does; the guest uses only what it knows.  DEV_CONFIG returns a
+ * struct pvchan_blk_config (config_len bytes; a guest reads at most what it
+ * knows).
+ *
+ * Requests: sqe.args[0] is the first 512-byte sector.  READ and WRITE carry
+ * data in a segment table: sqe.flags has PVCHAN_SQE_F_INDIRECT, sqe.addr is
+ * the guest physical address of an array of struct pvchan_seg and sqe.len
+ * its size in bytes (a multiple of 16, at most max_segs entries).  Each
+ * segment lies in guest RAM, is a multiple of 512 bytes and at most
+ * max_seg_size long.  DISCARD and WRITE_ZEROES carry no data: sqe.args[1]
+ * is the number of sectors.  FLUSH has no arguments.  PVCHAN_SQE_F_FUA on a
+ * WRITE asks for the data to be on stable storage at completion.
+ * cqe.len is the number of bytes transferred.
+ */
+#define PVCHAN_BLK_F_RO			0	/* writes fail */
+#define PVCHAN_BLK_F_FLUSH		1	/* volatile cache: FLUSH needed */
+#define PVCHAN_BLK_F_FUA		2
+#define PVCHAN_BLK_F_DISCARD		3
+#define PVCHAN_BLK_F_WRITE_ZEROES	4
+
+#define PVCHAN_BLK_OP_READ		1
+#define PVCHAN_BLK_OP_WRITE		2
+#define PVCHAN_BLK_OP_FLUSH		3
+#define PVCHAN_BLK_OP_DISCARD		4
+#define PVCHAN_BLK_OP_WRITE_ZEROES	5
+
+#define PVCHAN_SQE_F_FUA		0x2
+
+#define PVCHAN_BLK_SECTOR_SHIFT		9
+#define PVCHAN_BLK_SERIAL_LEN		20
+
+/* struct pvchan_blk_config - block device configuration, 64 bytes. */
+struct pvchan_blk_config {
+	__le64 capacity;		/* 512-byte sectors */
+	__le32 logical_block_size;	/* bytes, power of two >= 512 */
+	__le32 physical_block_size;
+	__le32 max_segs;		/* per request */
+	__le32 max_seg_size;		/* bytes */
+	__le32 max_discard_sectors;
+	__le32 max_write_zeroes_sectors;
+	__le32 discard_granularity;	/* bytes */
+	__le32 pad0;
+	__u8 serial[PVCHAN_BLK_SERIAL_LEN];	/* not NUL-terminated if full */
+	__le32 pad1;
+};
 
 /*
  * Interrupt route: IRQ_ROUTE a2 = vector (32..255), a3 = APIC id of a vCPU.

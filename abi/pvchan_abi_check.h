@@ -52,6 +52,10 @@ PVCHAN_ABI_OFF(pvchan_cqe, len, 12);
 PVCHAN_ABI_OFF(pvchan_cqe, value, 16);
 
 static_assert(sizeof(struct pvchan_seg) == 16, "pvchan_seg size");
+static_assert(sizeof(struct pvchan_blk_config) == 64, "pvchan_blk_config size");
+PVCHAN_ABI_OFF(pvchan_blk_config, max_segs, 16);
+PVCHAN_ABI_OFF(pvchan_blk_config, discard_granularity, 32);
+PVCHAN_ABI_OFF(pvchan_blk_config, serial, 40);
 static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
 	      sizeof(struct pvchan_sqe) + sizeof(struct pvchan_cqe),
 	      "ring size formula");

@@ -32,6 +32,7 @@ struct pvchan_ctl_bind {
  * @backend_fd: backing file or tap (-1 when the type needs none).
  * @flags: PVCHAN_CTL_DEV_F_*.
  * @dev_id: out, device index seen by the guest.
+ * @serial: block devices: serial number shown to the guest (NUL padded).
  */
 struct pvchan_ctl_dev {
 	__u32 type;
@@ -40,8 +41,12 @@ struct pvchan_ctl_dev {
 	__s32 backend_fd;
 	__u32 flags;
 	__u32 dev_id;
-	__u8 reserved[40];
+	__u8 serial[20];
+	__u8 reserved[20];
 };
+
+/* Block devices: read-only even if backend_fd is writable. */
+#define PVCHAN_CTL_DEV_F_RO		0x1
 
 #define PVCHAN_CTL_MAX_QUEUES		64
 #define PVCHAN_CTL_MAX_DEVS		16

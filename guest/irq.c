@@ -130,6 +130,17 @@ out_free_name:
 }
 
 /**
+ * pvchan_irq_reroute() - announce a queue's current route again (after the
+ * host forgot it in a queue reset).
+ * @q: queue with an interrupt.
+ */
+void pvchan_irq_reroute(struct pvchan_gqueue *q)
+{
+	if (q->irq)
+		pvchan_irq_route(irq_get_irq_data(q->irq));
+}
+
+/**
  * pvchan_irq_teardown() - free a queue's interrupt.
  * @q: queue set up by pvchan_irq_setup().
  */

@@ -26,7 +26,7 @@ module_param(max_queues, uint, 0444);
 MODULE_PARM_DESC(max_queues, "Most queues per device (1-64, default 64)");
 
 #define PVCHAN_GUEST_FEATURES \
-	(BIT_ULL(PVCHAN_F_EVENT_IDX))
+	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT))
 #define PVCHAN_GUEST_MAX_DEVS	16
 
 struct pvchan_channel pvchan_chan;
@@ -168,6 +168,38 @@ out_free:
 	return dev;
 }
 
+/**
+ * pvchan_dev_config() - read a device's configuration block.
+ * @dev: device.
+ * @buf: destination, zero-filled beyond what the host provides.
+ * @len: bytes wanted; the host's config_len bounds what is read.
+ *
+ * Return: 0 or -EIO.
+ */
+int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len)
+{
+	u32 have = min(len, le32_to_cpu(dev->desc.config_len));
+	void *tmp;
+	long ret;
+
+	memset(buf, 0, len);
+	if (!have)
+		return 0;
+	tmp = kzalloc(have, GFP_KERNEL);
+	if (!tmp)
+		return -ENOMEM;
+	ret = pvchan_hc(PVCHAN_HC_DEV_CONFIG, dev->index, virt_to_phys(tmp),
+			have, 0);
+	if (!ret)
+		memcpy(buf, tmp, have);
+	kfree(tmp);
+	if (ret) {
+		pr_err("dev%u: DEV_CONFIG failed: %ld\n", dev->index, ret);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int pvchan_state_show(struct seq_file *m, void *unused)
 {
 	unsigned int i;
@@ -207,8 +239,14 @@ static void pvchan_remove_devs(void)
 	while (pvchan_num_devs) {
 		struct pvchan_gdev *dev = pvchan_devs[--pvchan_num_devs];
 
-		if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_ECHO)
+		switch (le32_to_cpu(dev->desc.type)) {
+		case PVCHAN_DEV_ECHO:
 			pvchan_echo_remove(dev);
+			break;
+		case PVCHAN_DEV_BLK:
+			pvchan_blk_remove(dev);
+			break;
+		}
 		kfree(dev);
 	}
 }
@@ -227,9 +265,17 @@ static int pvchan_probe_devs(void)
 		case PVCHAN_DEV_ECHO:
 			ret = pvchan_echo_probe(dev);
 			break;
+		case PVCHAN_DEV_BLK:
+			ret = pvchan_blk_probe(dev);
+			break;
 		default:
 			pr_info("dev%u: type %u not handled by this guest\n",
 				i, le32_to_cpu(dev->desc.type));
+			kfree(dev);
+			continue;
+		}
+		if (ret == -ENODEV) {
+			/* Logged by the driver; the other devices still work. */
 			kfree(dev);
 			continue;
 		}

@@ -115,6 +115,8 @@ long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3);
 u64 pvchan_new_req_id(void);
 
+int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len);
+
 /* ring.c */
 int pvchan_gring_alloc(struct pvchan_gring *r, u32 size, bool event_idx);
 void pvchan_gring_free(struct pvchan_gring *r);
@@ -127,16 +129,22 @@ int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 		       u16 index, unsigned int cpu);
 void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
 void pvchan_gqueue_kick(struct pvchan_gqueue *q);
+int pvchan_gqueue_restart(struct pvchan_gqueue *q);
 
 /* irq.c */
 int pvchan_irq_init(void);
 void pvchan_irq_exit(void);
 int pvchan_irq_setup(struct pvchan_gqueue *q, irq_handler_t handler);
 void pvchan_irq_teardown(struct pvchan_gqueue *q);
+void pvchan_irq_reroute(struct pvchan_gqueue *q);
 
 /* echo.c */
 int pvchan_echo_probe(struct pvchan_gdev *dev);
 void pvchan_echo_remove(struct pvchan_gdev *dev);
+
+/* blk.c */
+int pvchan_blk_probe(struct pvchan_gdev *dev);
+void pvchan_blk_remove(struct pvchan_gdev *dev);
 
 /* Log messages about values from the host: rate limited. */
 #define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)

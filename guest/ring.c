@@ -243,6 +243,38 @@ out_free_ring:
 }
 
 /**
+ * pvchan_gqueue_restart() - reset a queue on the host and start it again
+ * with an empty ring (error recovery).
+ * @q: queue set up by pvchan_gqueue_init(); the caller has stopped
+ *	submissions and will resubmit or fail whatever was in flight.
+ *
+ * When QUEUE_RESET returns the host has let go of every request of the
+ * ring, so their buffers may be reused.  Takes @q->lock.
+ *
+ * Return: 0, or -EIO if the host refuses the new ring.
+ */
+int pvchan_gqueue_restart(struct pvchan_gqueue *q)
+{
+	struct pvchan_gring *r = &q->ring;
+	unsigned long flags;
+	long ret;
+
+	pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0, 0);
+	spin_lock_irqsave(&q->lock, flags);
+	memset(r->mem, 0, PAGE_SIZE << r->order);
+	r->sq_prod = 0;
+	r->sq_pub = 0;
+	r->cq_cons = 0;
+	r->inflight = 0;
+	spin_unlock_irqrestore(&q->lock, flags);
+	ret = pvchan_hc(PVCHAN_HC_QUEUE_SETUP, q->dev->index, q->index,
+			virt_to_phys(r->mem), r->size);
+	if (!ret)
+		pvchan_irq_reroute(q);
+	return ret ? -EIO : 0;
+}
+
+/**
  * pvchan_gqueue_destroy() - stop a queue: the host lets go of the ring
  * before it is freed.
  * @q: queue set up by pvchan_gqueue_init().

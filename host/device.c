@@ -3,6 +3,7 @@
  * Devices offered to a bound VM: creation from a PVCHAN_IOC_ADD_DEV request
  * (user input, checked with clear errors) and release.
  */
+#include <linux/file.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
 
@@ -12,6 +13,7 @@
 
 static const struct pvchan_dev_ops *pvchan_dev_types[] = {
 	&pvchan_echo_ops,
+	&pvchan_blk_ops,
 };
 
 static const struct pvchan_dev_ops *pvchan_find_ops(u32 type)
@@ -33,12 +35,14 @@ static const struct pvchan_dev_ops *pvchan_find_ops(u32 type)
  * ABI minor).
  *
  * Return: 0, -EINVAL (bad parameters), -EOPNOTSUPP (unknown type), -ENOSPC
- * (too many devices), -EBUSY (guest already negotiated) or -ENOMEM.
+ * (too many devices), -EBUSY (guest already negotiated), -EBADF (backend
+ * fd not open), -ENOMEM, or the device type's own error.
  */
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 {
 	const struct pvchan_dev_ops *ops = pvchan_find_ops(cfg->type);
 	u32 qsize = cfg->queue_size ?: PVCHAN_DEFAULT_QUEUE_SIZE;
+	struct file *backend = NULL;
 	struct pvchan_dev *dev;
 	unsigned int i;
 	int ret = 0;
@@ -47,7 +51,8 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 		return -EOPNOTSUPP;
 	if (!cfg->num_queues || cfg->num_queues > PVCHAN_CTL_MAX_QUEUES ||
 	    !is_power_of_2(qsize) || qsize > PVCHAN_RING_MAX_SIZE ||
-	    cfg->flags || cfg->backend_fd != -1 ||
+	    (cfg->flags & ~PVCHAN_CTL_DEV_F_RO) ||
+	    (!ops->create && (cfg->backend_fd != -1 || cfg->flags)) ||
 	    memchr_inv(cfg->reserved, 0, sizeof(cfg->reserved)))
 		return -EINVAL;
 
@@ -58,6 +63,24 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 	dev->ops = ops;
 	dev->num_queues = cfg->num_queues;
 	dev->max_queue_size = qsize;
+	dev->max_segs = 1;
+	if (ops->create) {
+		if (cfg->backend_fd >= 0) {
+			backend = fget(cfg->backend_fd);
+			if (!backend) {
+				kfree(dev);
+				return -EBADF;
+			}
+		}
+		/* On success the device keeps its own reference. */
+		ret = ops->create(dev, cfg, backend);
+		if (backend)
+			fput(backend);
+		if (ret) {
+			kfree(dev);
+			return ret;
+		}
+	}
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_queue *q = &dev->queues[i];
 
@@ -74,7 +97,7 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 		ret = -ENOSPC;
 	if (ret) {
 		mutex_unlock(&vm->lock);
-		kfree(dev);
+		pvchan_dev_free(dev);
 		return ret;
 	}
 	dev->index = vm->num_devs;
@@ -100,5 +123,7 @@ void pvchan_dev_free(struct pvchan_dev *dev)
 		pvchan_queue_reset(&dev->queues[i]);
 		mutex_destroy(&dev->queues[i].lock);
 	}
+	if (dev->ops->destroy)
+		dev->ops->destroy(dev);
 	kfree(dev);
 }

@@ -210,23 +210,38 @@ static long pvchan_hc_dev_info(struct pvchan_vm *vm, unsigned long nr,
 	d.dev_id = cpu_to_le32(dev->index);
 	d.num_queues = cpu_to_le16(dev->num_queues);
 	d.max_queue_size = cpu_to_le16(dev->max_queue_size);
-	d.max_segs = cpu_to_le16(1);
+	d.max_segs = cpu_to_le16(dev->max_segs);
+	d.features = cpu_to_le64(dev->features);
+	d.config_len = cpu_to_le32(dev->config_len);
 	if (pvchan_kvm_write(vm->kvm, a[1], &d, size))
 		return pvchan_fail(vm, nr, PVCHAN_REJ_FAULT);
 	return PVCHAN_OK;
 }
 
 /*
- * DEV_CONFIG: a0 = device, a1 = gpa, a2 = length, a3 = offset.  No device
- * type of ABI 1.0 has config space, so only empty reads succeed.
+ * DEV_CONFIG: a0 = device, a1 = gpa, a2 = length, a3 = offset.  Reads
+ * [offset, offset + length) of the device's config block; an empty read
+ * always succeeds.
  */
 static long pvchan_hc_dev_config(struct pvchan_vm *vm, unsigned long nr,
 				 const unsigned long *a)
 {
-	if (!pvchan_get_dev(vm, a[0]))
+	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
+	u8 buf[PVCHAN_DEV_CONFIG_MAX] = {};
+	int why;
+
+	if (!dev)
 		return pvchan_fail(vm, nr, PVCHAN_REJ_NODEV);
-	if (a[2] || a[3])
+	if (a[2] > dev->config_len || a[3] > dev->config_len - a[2])
 		return pvchan_fail(vm, nr, PVCHAN_REJ_INVAL);
+	if (!a[2])
+		return PVCHAN_OK;
+	why = pvchan_check_block(vm, a[1], a[2]);
+	if (why >= 0)
+		return pvchan_fail(vm, nr, why);
+	dev->ops->get_config(dev, buf);
+	if (pvchan_kvm_write(vm->kvm, a[1], buf + a[3], a[2]))
+		return pvchan_fail(vm, nr, PVCHAN_REJ_FAULT);
 	return PVCHAN_OK;
 }
 

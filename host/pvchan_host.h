@@ -113,6 +113,11 @@ struct pvchan_queue {
  * struct pvchan_dev_ops - a device type's backend.
  * @type: PVCHAN_DEV_*.
  * @name: for logs and debugfs.
+ * @create: set up @dev from the user's request and backend file (may be
+ *	NULL: no backend); fills @dev->features, @dev->max_segs and
+ *	@dev->config_len.  Returns 0 or a negative errno for the user.
+ * @destroy: undo @create, after every queue was reset (may be NULL).
+ * @get_config: write the device's current config (config_len bytes).
  * @queue_init: allocate per-queue state (may be NULL).
  * @queue_free: free it (may be NULL).
  * @handle: serve one request; fills @cqe (req_id is set by the caller).
@@ -122,6 +127,10 @@ struct pvchan_queue {
 struct pvchan_dev_ops {
 	u32 type;
 	const char *name;
+	int (*create)(struct pvchan_dev *dev, const struct pvchan_ctl_dev *cfg,
+		      struct file *backend);
+	void (*destroy)(struct pvchan_dev *dev);
+	void (*get_config)(struct pvchan_dev *dev, void *buf);
 	int (*queue_init)(struct pvchan_queue *q);
 	void (*queue_free)(struct pvchan_queue *q);
 	int (*handle)(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
@@ -135,6 +144,10 @@ struct pvchan_dev_ops {
  * @index: device index seen by the guest.
  * @num_queues: number of queues.
  * @max_queue_size: largest ring the guest may set up.
+ * @max_segs: segments per request offered to the guest.
+ * @features: device-type feature bits offered to the guest.
+ * @config_len: bytes of device config (DEV_CONFIG).
+ * @priv: device-type state.
  * @dbg: debugfs directory.
  * @queues: the queues.
  */
@@ -144,6 +157,10 @@ struct pvchan_dev {
 	u32 index;
 	u16 num_queues;
 	u16 max_queue_size;
+	u16 max_segs;
+	u64 features;
+	u32 config_len;
+	void *priv;
 	struct dentry *dbg;
 	struct pvchan_queue queues[];
 };
@@ -212,6 +229,9 @@ bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx);
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg);
 void pvchan_dev_free(struct pvchan_dev *dev);
 extern const struct pvchan_dev_ops pvchan_echo_ops;
+extern const struct pvchan_dev_ops pvchan_blk_ops;
+
+#define PVCHAN_DEV_CONFIG_MAX	64	/* largest config block of any type */
 
 /* debugfs.c */
 void pvchan_hist_add(struct pvchan_hist *h, u64 ns);
@@ -229,6 +249,8 @@ void pvchan_kvm_put(struct kvm *kvm);
 struct mm_struct *pvchan_kvm_mm(struct kvm *kvm);
 pid_t pvchan_kvm_vmm_pid(struct kvm *kvm);
 int pvchan_kvm_check_range(struct kvm *kvm, u64 gpa, u64 len, bool write);
+int pvchan_kvm_pin(struct kvm *kvm, u64 gpa, u32 len, bool write,
+		   struct page **pages, unsigned int max_pages);
 int pvchan_kvm_read(struct kvm *kvm, u64 gpa, void *buf, u32 len);
 int pvchan_kvm_write(struct kvm *kvm, u64 gpa, const void *buf, u32 len);
 bool pvchan_kvm_apic_id_valid(struct kvm *kvm, u32 apic_id);

@@ -9,7 +9,7 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
-SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest"}
+SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk"}
 cd "$REPO" || exit 1
 
 "$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -61,7 +61,7 @@ run_static() {
 	}
 	t "modules, pvchanctl and selftests build (W=1, sparse C=2)" build
 	t "no compiler or sparse warnings" \
-		bash -c "! grep -E 'warning:|error:|\\.[ch]:[0-9]+:[0-9]+:' '$OUT/build.log'"
+		bash -c "! grep -iE 'warning:|error:|undefined!|\\.[ch]:[0-9]+:[0-9]+:' '$OUT/build.log'"
 	t "ABI header compiles standalone as C90" \
 		gcc -std=c90 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only \
 		-x c abi/pvchan_abi.h
@@ -108,6 +108,7 @@ for suite in $SUITES; do
 	echo) run_vm_suite echo tests/e2e/echo-l1.sh --timeout 1500 ;;
 	noguest) run_vm_suite noguest tests/e2e/noguest-l1.sh --timeout 600 ;;
 	ctl) run_vm_suite ctl tests/e2e/ctl-l1.sh --timeout 600 ;;
+	blk) run_vm_suite blk tests/e2e/blk-l1.sh --timeout 2700 ;;
 	*) echo "not ok - unknown suite $suite" >"$OUT/$suite.log"; false ;;
 	esac
 	rc=$?

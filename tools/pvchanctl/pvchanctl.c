@@ -2,7 +2,8 @@
 /*
  * pvchanctl - attach pvchan devices to a running KVM VM, show pvchan status.
  *
- *   pvchanctl attach --pid PID [--echo[=QUEUES]]... [--dev-node PATH]
+ *   pvchanctl attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...
+ *             [--dev-node PATH]
  *   pvchanctl status [--debugfs DIR]
  *
  * attach copies the VMM's KVM VM file descriptor (anon_inode:kvm-vm) with
@@ -88,7 +89,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage:\n"
-		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--dev-node PATH]\n"
+		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
+		"          [--dev-node PATH]\n"
 		"  " PROG " status [--debugfs DIR]\n"
 		"  " PROG " --help | --version\n"
 		"\n"
@@ -99,6 +101,11 @@ static void usage(FILE *f)
 		"  --echo[=QUEUES]   add an echo test device with QUEUES queues\n"
 		"                    (1.." STR(PVCHAN_CTL_MAX_QUEUES)
 		", default 1, --echo=N); may be repeated\n"
+		"  --blk PATH[,ro][,serial=S][,queues=N]\n"
+		"                    add a disk backed by an image file or a block\n"
+		"                    device; ro: read-only; S: serial (1..20\n"
+		"                    printable characters); N: queues (default 4, the\n"
+		"                    guest uses at most one per vCPU); may be repeated\n"
 		"  --dev-node PATH   control device (default " DEFAULT_DEV_NODE ")\n"
 		"\n"
 		"status: show bound VMs from debugfs.\n"
@@ -169,6 +176,8 @@ struct dev_spec {
 	__u32 queue_size;		/* 0: kernel default */
 	__u32 flags;			/* PVCHAN_CTL_DEV_F_* */
 	int backend_fd;			/* -1: none */
+	char path[PATH_MAX];		/* backend, for messages */
+	char serial[PVCHAN_BLK_SERIAL_LEN + 1];
 };
 
 static int echo_parse(struct dev_spec *spec, const char *arg)
@@ -189,6 +198,83 @@ static void echo_describe(const struct dev_spec *spec, char *buf, size_t len)
 	snprintf(buf, len, "echo, %u queues", spec->num_queues);
 }
 
+/* --blk PATH[,ro][,serial=S][,queues=N] */
+static int blk_parse(struct dev_spec *spec, const char *arg)
+{
+	char *copy = strdup(arg), *opt, *save = NULL;
+	unsigned long q = 4;
+	struct stat st;
+	int ret = -1;
+
+	if (!copy) {
+		msg("out of memory");
+		return -1;
+	}
+	opt = strtok_r(copy, ",", &save);
+	if (!opt || strlen(opt) >= sizeof(spec->path)) {
+		msg("--blk needs a path: --blk PATH[,ro][,serial=S][,queues=N]");
+		goto out;
+	}
+	strcpy(spec->path, opt);
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(opt, "ro")) {
+			spec->flags |= PVCHAN_CTL_DEV_F_RO;
+		} else if (!strncmp(opt, "serial=", 7)) {
+			const char *s = opt + 7;
+			size_t i, n = strlen(s);
+
+			for (i = 0; i < n && isprint((unsigned char)s[i]); i++)
+				;
+			if (!n || n > PVCHAN_BLK_SERIAL_LEN || i != n) {
+				msg("bad serial '%s': 1..%d printable characters",
+				    s, PVCHAN_BLK_SERIAL_LEN);
+				goto out;
+			}
+			strcpy(spec->serial, s);
+		} else if (!strncmp(opt, "queues=", 7)) {
+			if (parse_ulong(opt + 7, 1, PVCHAN_CTL_MAX_QUEUES, &q)) {
+				msg("bad queue count '%s' (must be 1..%d)",
+				    opt + 7, PVCHAN_CTL_MAX_QUEUES);
+				goto out;
+			}
+		} else {
+			msg("bad --blk option '%s' (ro, serial=S, queues=N)", opt);
+			goto out;
+		}
+	}
+	spec->num_queues = q;
+	spec->backend_fd = open(spec->path, O_CLOEXEC |
+				(spec->flags & PVCHAN_CTL_DEV_F_RO ?
+				 O_RDONLY : O_RDWR));
+	if (spec->backend_fd < 0) {
+		if (errno == EROFS || errno == EACCES)
+			msg("cannot open %s for writing: %s (use ,ro for a read-only disk)",
+			    spec->path, strerror(errno));
+		else
+			msg("cannot open %s: %s", spec->path, strerror(errno));
+		goto out;
+	}
+	if (fstat(spec->backend_fd, &st) ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		msg("%s is not a regular file or a block device", spec->path);
+		close(spec->backend_fd);
+		spec->backend_fd = -1;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
+static void blk_describe(const struct dev_spec *spec, char *buf, size_t len)
+{
+	snprintf(buf, len, "blk %s%s%s%s, %u queues", spec->path,
+		 spec->flags & PVCHAN_CTL_DEV_F_RO ? ", read-only" : "",
+		 spec->serial[0] ? ", serial " : "", spec->serial,
+		 spec->num_queues);
+}
+
 static const struct dev_type dev_types[] = {
 	{
 		.name = "echo",
@@ -197,10 +283,15 @@ static const struct dev_type dev_types[] = {
 		.parse = echo_parse,
 		.describe = echo_describe,
 	},
+	{
+		.name = "blk",
+		.type = PVCHAN_DEV_BLK,
+		.has_arg = required_argument,
+		.parse = blk_parse,
+		.describe = blk_describe,
+	},
 	/*
 	 * Future:
-	 * { "blk", PVCHAN_DEV_BLK, required_argument, blk_parse, blk_describe },
-	 *	--blk PATH[,ro][,serial=S]: blk_parse opens PATH into backend_fd
 	 * { "net", PVCHAN_DEV_NET, required_argument, net_parse, net_describe },
 	 *	--net TAP[,mac=M][,mtu=N]: net_parse opens the tap into backend_fd
 	 * plus a line in usage() and pvchanctl.8.
@@ -369,6 +460,7 @@ static int add_dev(int ctl_fd, struct dev_spec *spec, __u32 *dev_id)
 	dev.queue_size = spec->queue_size;
 	dev.backend_fd = spec->backend_fd;
 	dev.flags = spec->flags;
+	memcpy(dev.serial, spec->serial, strlen(spec->serial));
 	ret = ioctl(ctl_fd, PVCHAN_IOC_ADD_DEV, &dev);
 	err = errno;
 	if (spec->backend_fd >= 0) {

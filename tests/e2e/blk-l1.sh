@@ -1,0 +1,113 @@
+#!/bin/bash
+# pvblk end to end; runs in L1 (harness/run-l1.sh).  Three disks for one
+# L2: a 64 MiB image file (tmpfs: buffered path), a read-only image, and a
+# loop block device (direct I/O path).  L2 runs dd, mkfs.ext4/e2fsck and
+# fio --verify against them.  Prints TAP.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+H=$REPO/harness
+out=${PVOUT:-/tmp}
+work=$(mktemp -d)
+dbg=/sys/kernel/debug/pvchan
+n=0 fail=0
+
+tap() {
+	n=$((n + 1))
+	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+check() {
+	local d=$1
+	shift
+	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
+}
+g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
+gsum() { sed -n "s/^G blk[0-9]*\/q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
+hsum() { cat $dbg/vm"$vm"/dev*/q*/stats | sed -n "s/^$1 //p" | awk '{ s += $1 } END { print s + 0 }'; }
+wait_for() {
+	local deadline=$((SECONDS + $3))
+	until grep -q "$2" "$1" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 2
+	done
+}
+
+modprobe kvm_amd
+modprobe loop
+dmesg -C
+check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+
+truncate -s 64M "$work/d0.img"
+dd if=/dev/urandom of="$work/d1.img" bs=1M count=8 status=none
+truncate -s 64M "$work/d2.img"
+truncate -s 64M "$work/d3.img"
+loopdev=$(losetup --find --show "$work/d2.img")
+d1sha=$(sha256sum <"$work/d1.img" | cut -d' ' -f1)
+
+"$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
+	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
+	"$REPO/tests/e2e/blk-l2.sh:/test.sh" 2>/dev/null
+qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+	--smp 2 --mem 768M --append quiet --share-root --paused "$work/mon" \
+	--timeout 2400)
+"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" \
+	--blk "$work/d0.img,serial=PVTEST0,queues=2" \
+	--blk "$work/d1.img,ro,serial=PVRO1" \
+	--blk "$loopdev,serial=PVLOOP2" \
+	--blk "$work/d3.img,serial=PVSCRATCH3,queues=2" >"$work/ctl.log" 2>&1 &
+ctl=$!
+check "pvchanctl attaches four disks" wait_for "$work/ctl.log" '^pvchanctl: attached' 30
+cat "$work/ctl.log" | sed 's/^/# /'
+vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
+vm=${vm:-0}
+exec {m}<>"$work/mon.in"
+echo cont >&$m
+
+wait_for "$work/l2.log" '^=== BLK DONE' 2400
+sed 's/^/# L2: /' "$work/l2.log"
+for f in $dbg/vm"$vm"/dev*/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done
+sed 's/^/# host rejects: /' $dbg/vm"$vm"/rejects
+
+check "disks appear with their sizes (131072, 16384, 131072, 131072 sectors)" \
+	[ "$(g pvda_size) $(g pvdb_size) $(g pvdc_size) $(g pvdd_size)" = "131072 16384 131072 131072" ]
+check "serial numbers" [ "$(g pvda_serial) $(g pvdb_serial) $(g pvdc_serial) $(g pvdd_serial)" = "PVTEST0 PVRO1 PVLOOP2 PVSCRATCH3" ]
+check "read-only flag only on pvdb" [ "$(g pvda_ro) $(g pvdb_ro) $(g pvdc_ro) $(g pvdd_ro)" = "0 1 0 0" ]
+check "one hardware queue per vCPU (2)" [ "$(g nr_hw_queues)" = 2 ]
+check "write cache announced (flush)" [ "$(g write_cache)" = "write back" ]
+check "discard announced" [ "$(g max_discard)" -gt 0 ]
+check "64 MiB random pattern written with dd" [ "$(g dd_write_rc)" = 0 ]
+check "pattern reads back (sha256)" [ -n "$(g pat_sha)" -a "$(g pat_sha)" = "$(g pvda_sha)" ]
+check "image file in L1 has the same sha256" \
+	[ "$(g pat_sha)" = "$(sha256sum <"$work/d0.img" | cut -d' ' -f1)" ]
+check "read-only disk reads the host file" [ "$(g pvdb_sha)" = "$d1sha" ]
+check "read-only disk refuses writes" [ "$(g ro_write_rc)" = 1 ]
+check "mkfs.ext4 and mount on the loop-backed disk" [ "$(g mkfs_rc)$(g mount_rc)$(g umount_rc)" = 000 ]
+check "e2fsck -fn clean" [ "$(g fsck_rc)" = 0 ]
+check "files verified after remount" [ "$(g files_ok)" = 1 ]
+check "fio randwrite+verify, iodepth 1, 2 jobs" [ "$(g fio1_rc)" = 0 ]
+check "fio randwrite+verify, iodepth 32, 2 jobs" [ "$(g fio32_rc)" = 0 ]
+check "DISCARD reads back zeroes" [ "$(g discard_rc)$(g discard_zero)" = 01 ]
+check "WRITE_ZEROES reads back zeroes" [ "$(g wzeroes_rc)$(g wzeroes_zero)" = 01 ]
+sync
+alloc=$(du -k "$work/d3.img" | cut -f1)
+check "discarded image is sparse in L1 (${alloc} KiB allocated of 65536)" [ "$alloc" -lt 65536 ]
+check "guest requests == host requests, all disks ($(gsum submitted))" \
+	[ "$(gsum submitted)" = "$(hsum requests)" ]
+check "no request timed out" [ "$(gsum timeouts)" = 0 ]
+check "host rejected nothing" \
+	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
+check "no guest kernel warnings" [ -z "$(g guest_splat)" ]
+
+kill "$qpid"
+wait "$ctl"
+check "pvchanctl exits 0 when the VMM exits" [ $? = 0 ]
+for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
+check "VM unbound" [ ! -e $dbg/vm"$vm" ]
+losetup -d "$loopdev"
+check "rmmod pvchan_host" rmmod pvchan_host
+dmesg >"$out/blk-l1-dmesg.log"
+check "no host kernel warnings" \
+	bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/blk-l1-dmesg.log'"
+cp "$work/l2.log" "$out/blk-l2-console.log" 2>/dev/null
+echo "1..$n"
+exit $fail

@@ -1,0 +1,88 @@
+# shellcheck shell=dash
+# L2 side of the pvblk test (/test.sh, busybox sh).  Real tools come from
+# the machine's root over 9p (hostrun).  Prints "G key value" lines for the
+# L1 side; then waits to be stopped (L1 reads the host counters first).
+D=/host/usr/bin
+G() { echo "G $*"; }
+insmod /pvchan_guest.ko || G insmod_failed 1
+cat /sys/kernel/debug/pvchan/state
+for d in pvda pvdb pvdc pvdd; do
+	G ${d}_size "$(cat /sys/block/$d/size 2>/dev/null)"
+	G ${d}_serial "$(cat /sys/block/$d/serial 2>/dev/null)"
+	G ${d}_ro "$(cat /sys/block/$d/ro 2>/dev/null)"
+done
+G lbs "$(cat /sys/block/pvda/queue/logical_block_size)"
+G nr_hw_queues "$(ls -d /sys/block/pvda/mq/* | wc -l)"
+G write_cache "$(cat /sys/block/pvda/queue/write_cache)"
+G max_discard "$(cat /sys/block/pvda/queue/discard_max_bytes)"
+
+# 1. A random pattern over the whole of pvda, direct I/O, read back; pvda
+# is not written again, so L1 can compare its image file at the end.
+hostrun /usr/bin/dd if=/dev/urandom of=/tmp/pat bs=1M count=64 status=none
+G pat_sha "$(sha256sum </tmp/pat | cut -d' ' -f1)"
+hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvda bs=1M oflag=direct status=none &&
+	G dd_write_rc 0
+G pvda_sha "$(hostrun /usr/bin/dd if=/dev/pvda bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1)"
+sync
+
+# 2. The read-only disk reads back the host's file and refuses writes.
+G pvdb_sha "$(hostrun /usr/bin/dd if=/dev/pvdb bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1)"
+if hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdb bs=4k count=1 oflag=direct status=none 2>/dev/null; then
+	G ro_write_rc 0
+else
+	G ro_write_rc 1
+fi
+
+# 3. ext4 on pvdc (a block device backend in L1: direct I/O there).
+hostrun /sbin/modprobe ext4 2>/dev/null
+hostrun /sbin/mkfs.ext4 -F -q /dev/pvdc && G mkfs_rc 0
+mkdir -p /mnt
+mount -t ext4 /dev/pvdc /mnt && G mount_rc 0
+for f in fio mkfs.ext4 e2fsck; do
+	p=$(hostrun /usr/bin/which $f)
+	cp "/host$p" "/mnt/$f" && sha256sum "/host$p" | cut -d' ' -f1 >"/mnt/$f.sha"
+done
+hostrun /usr/bin/dd if=/dev/urandom of=/tmp/big bs=1M count=16 status=none
+cp /tmp/big /mnt/big
+sha256sum </tmp/big | cut -d' ' -f1 >/tmp/big.sha
+sync
+umount /mnt && G umount_rc 0
+hostrun /sbin/e2fsck -fn /dev/pvdc >/tmp/fsck.log 2>&1
+G fsck_rc $?
+cat /tmp/fsck.log
+mount -t ext4 /dev/pvdc /mnt
+ok=1
+for f in fio mkfs.ext4 e2fsck; do
+	[ "$(sha256sum <"/mnt/$f" | cut -d' ' -f1)" = "$(cat "/mnt/$f.sha")" ] || ok=0
+done
+[ "$(sha256sum </mnt/big | cut -d' ' -f1)" = "$(cat /tmp/big.sha)" ] || ok=0
+G files_ok $ok
+umount /mnt
+
+# 4. fio with verification, queue depth 1 and 32, two jobs (two queues).
+for qd in 1 32; do
+	hostrun /usr/bin/fio --name=v$qd --filename=/dev/pvdd --direct=1 \
+		--ioengine=libaio --rw=randwrite --bs=4k --size=16M --numjobs=2 \
+		--offset_increment=24M --iodepth=$qd --verify=crc32c \
+		--verify_fatal=1 --group_reporting --output-format=terse \
+		>/tmp/fio$qd.log 2>&1
+	G fio${qd}_rc $?
+	tail -n 3 /tmp/fio$qd.log
+done
+
+# 5. DISCARD and WRITE_ZEROES read back as zeroes.
+hostrun /usr/bin/dd if=/dev/zero of=/tmp/zero bs=1M count=4 status=none
+zsha=$(sha256sum </tmp/zero | cut -d' ' -f1)
+hostrun /sbin/blkdiscard -o 0 -l 4M /dev/pvdd && G discard_rc 0
+G discard_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
+hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdd bs=1M count=4 seek=8 oflag=direct status=none
+hostrun /sbin/blkdiscard -z -o 8M -l 4M /dev/pvdd && G wzeroes_rc 0
+G wzeroes_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 skip=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
+
+for q in /sys/kernel/debug/pvchan/blk*/q*; do
+	b=${q%/*}
+	sed "s/^/G ${b##*/}\/${q##*/} /" "$q/stats"
+done
+dmesg | grep -E 'WARNING|BUG|Call Trace' && G guest_splat 1
+echo "=== BLK DONE"
+sleep 900
