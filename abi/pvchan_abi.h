@@ -135,6 +135,17 @@ struct pvchan_dev_desc {
  * Without the feature the guest kicks for every batch and the host raises an
  * interrupt for every batch of completions.
  */
+/*
+ * pvchan_need_event - must a producer that moved its index from old_idx to
+ * new_idx notify a consumer whose event index is event?  True if event lies
+ * in [old_idx, new_idx), modulo 2^32.
+ */
+static __inline__ int pvchan_need_event(__u32 event, __u32 new_idx,
+					__u32 old_idx)
+{
+	return (__u32)(new_idx - event - 1) < (__u32)(new_idx - old_idx);
+}
+
 struct pvchan_ring_hdr {
 	/* written by the guest */
 	__le32 sq_prod;

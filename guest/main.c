@@ -10,11 +10,13 @@
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/io.h>
+#include <linux/log2.h>
 #include <linux/kvm_para.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <asm/kvm_para.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_guest.h"
 #include "pvchan_abi_check.h"
@@ -24,10 +26,6 @@
 static unsigned int max_queues = 64;
 module_param(max_queues, uint, 0444);
 MODULE_PARM_DESC(max_queues, "Most queues per device (1-64, default 64)");
-
-#define PVCHAN_GUEST_FEATURES \
-	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT))
-#define PVCHAN_GUEST_MAX_DEVS	16
 
 struct pvchan_channel pvchan_chan;
 struct dentry *pvchan_gdbg_root;
@@ -76,6 +74,30 @@ u64 pvchan_new_req_id(void)
 	return atomic64_inc_return(&pvchan_req_seq);
 }
 
+/**
+ * pvchan_hello_accept() - take the host's HELLO answer, trusting nothing.
+ * @h: the answered block.
+ * @c: the channel parameters to fill.
+ *
+ * Features are cut to what this guest offered, counts and sizes clamped to
+ * what it can handle.
+ */
+VISIBLE_IF_KUNIT void pvchan_hello_accept(const struct pvchan_hello *h,
+					  struct pvchan_channel *c)
+{
+	c->host_major = le16_to_cpu(h->host_major);
+	c->host_minor = le16_to_cpu(h->host_minor);
+	c->features = le64_to_cpu(h->features) & PVCHAN_GUEST_FEATURES;
+	c->num_devices = min_t(u32, le32_to_cpu(h->num_devices),
+			       PVCHAN_GUEST_MAX_DEVS);
+	c->max_queues = clamp_t(u32, le32_to_cpu(h->max_queues), 1, 64);
+	c->max_queue_size = clamp_t(u32, le32_to_cpu(h->max_queue_size), 1,
+				    PVCHAN_RING_MAX_SIZE);
+	if (!is_power_of_2(c->max_queue_size))
+		c->max_queue_size = rounddown_pow_of_two(c->max_queue_size);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvchan_hello_accept);
+
 static int pvchan_hello(void)
 {
 	struct pvchan_hello *h;
@@ -106,18 +128,7 @@ static int pvchan_hello(void)
 		err = -EIO;
 		goto out_free;
 	}
-	pvchan_chan.host_major = le16_to_cpu(h->host_major);
-	pvchan_chan.host_minor = le16_to_cpu(h->host_minor);
-	/* Never trust the host with more than we asked for. */
-	pvchan_chan.features = le64_to_cpu(h->features) &
-			       PVCHAN_GUEST_FEATURES;
-	pvchan_chan.num_devices = min_t(u32, le32_to_cpu(h->num_devices),
-					PVCHAN_GUEST_MAX_DEVS);
-	pvchan_chan.max_queues = clamp_t(u32, le32_to_cpu(h->max_queues), 1,
-					 64);
-	pvchan_chan.max_queue_size = clamp_t(u32,
-					     le32_to_cpu(h->max_queue_size), 1,
-					     PVCHAN_RING_MAX_SIZE);
+	pvchan_hello_accept(h, &pvchan_chan);
 	pr_info("host ABI %u.%u, features %#llx, %u devices\n",
 		pvchan_chan.host_major, pvchan_chan.host_minor,
 		pvchan_chan.features, pvchan_chan.num_devices);

@@ -110,12 +110,20 @@ struct pvchan_gdev {
 	struct pvchan_gqueue queues[];
 };
 
+#define PVCHAN_GUEST_FEATURES \
+	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT))
+#define PVCHAN_GUEST_MAX_DEVS	16
+
 /* main.c */
 long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3);
 u64 pvchan_new_req_id(void);
 
 int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len);
+#if IS_ENABLED(CONFIG_KUNIT)
+void pvchan_hello_accept(const struct pvchan_hello *h,
+			 struct pvchan_channel *c);
+#endif
 
 /* ring.c */
 int pvchan_gring_alloc(struct pvchan_gring *r, u32 size, bool event_idx);
@@ -124,7 +132,6 @@ struct pvchan_sqe *pvchan_gring_next_sqe(struct pvchan_gring *r);
 bool pvchan_gring_publish(struct pvchan_gring *r);
 bool pvchan_gring_get_cqe(struct pvchan_gring *r, struct pvchan_cqe *cqe);
 bool pvchan_gring_arm(struct pvchan_gring *r);
-bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx);
 int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 		       u16 index, unsigned int cpu);
 void pvchan_gqueue_destroy(struct pvchan_gqueue *q);

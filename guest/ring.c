@@ -7,6 +7,7 @@
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_guest.h"
 #include "trace.h"
@@ -24,20 +25,6 @@ static struct pvchan_sqe *pvchan_gring_sq(struct pvchan_gring *r)
 static struct pvchan_cqe *pvchan_gring_cq(struct pvchan_gring *r)
 {
 	return r->mem + PVCHAN_RING_CQ_OFF(r->size);
-}
-
-/**
- * pvchan_need_event() - must a producer moving from @old_idx to @new_idx
- * notify a consumer that asked to be notified at @event?
- * @event: consumer's event index.
- * @new_idx: producer index after the batch.
- * @old_idx: producer index before the batch.
- *
- * Return: true if @event lies in [@old_idx, @new_idx), modulo 2^32.
- */
-bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx)
-{
-	return (u32)(new_idx - event - 1) < (u32)(new_idx - old_idx);
 }
 
 /**
@@ -59,6 +46,7 @@ int pvchan_gring_alloc(struct pvchan_gring *r, u32 size, bool event_idx)
 	r->event_idx = event_idx;
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_alloc);
 
 /**
  * pvchan_gring_free() - free a ring the host no longer uses.
@@ -69,6 +57,7 @@ void pvchan_gring_free(struct pvchan_gring *r)
 	free_pages((unsigned long)r->mem, r->order);
 	r->mem = NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_free);
 
 /**
  * pvchan_gring_next_sqe() - claim the next submission entry.
@@ -89,6 +78,7 @@ struct pvchan_sqe *pvchan_gring_next_sqe(struct pvchan_gring *r)
 	r->inflight++;
 	return sqe;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_next_sqe);
 
 /**
  * pvchan_gring_publish() - make claimed entries visible to the host.
@@ -114,6 +104,7 @@ bool pvchan_gring_publish(struct pvchan_gring *r)
 	return pvchan_need_event(le32_to_cpu(READ_ONCE(hdr->sq_event)),
 				 r->sq_prod, old);
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_publish);
 
 /**
  * pvchan_gring_get_cqe() - take the next completion, if any.
@@ -140,6 +131,7 @@ bool pvchan_gring_get_cqe(struct pvchan_gring *r, struct pvchan_cqe *cqe)
 	WRITE_ONCE(hdr->cq_cons, cpu_to_le32(r->cq_cons));
 	return true;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_get_cqe);
 
 /**
  * pvchan_gring_arm() - ask for an interrupt at the next completion.
@@ -157,6 +149,7 @@ bool pvchan_gring_arm(struct pvchan_gring *r)
 	return r->inflight &&
 	       le32_to_cpu(READ_ONCE(hdr->cq_prod)) != r->cq_cons;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_arm);
 
 /**
  * pvchan_gqueue_kick() - publish submissions and notify the host if needed.

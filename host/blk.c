@@ -20,17 +20,19 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_host.h"
 
 #define PVCHAN_BLK_MAX_SEGS	128
-#define PVCHAN_BLK_MAX_BYTES	(1U << 20)	/* per READ/WRITE request */
+#define PVCHAN_BLK_MAX_BYTES	SZ_1M		/* per READ/WRITE request */
 /* Each segment may straddle one more page than its length needs. */
 #define PVCHAN_BLK_MAX_PAGES	(PVCHAN_BLK_MAX_BYTES / PAGE_SIZE + \
 				 PVCHAN_BLK_MAX_SEGS)
-#define PVCHAN_BLK_MAX_DISCARD	(1U << 22)	/* sectors: 2 GiB */
+#define PVCHAN_BLK_MAX_DISCARD	BIT(22)		/* sectors: 2 GiB */
 
 struct pvchan_blk {
 	struct file *file;
@@ -147,8 +149,10 @@ static void pvchan_blk_get_config(struct pvchan_dev *dev, void *buf)
 
 static int pvchan_blk_queue_init(struct pvchan_queue *q)
 {
-	q->priv = kvzalloc(sizeof(struct pvchan_blk_queue), GFP_KERNEL);
-	return q->priv ? 0 : -ENOMEM;
+	struct pvchan_blk_queue *bq = kvzalloc(sizeof(*bq), GFP_KERNEL);
+
+	q->priv = bq;
+	return bq ? 0 : -ENOMEM;
 }
 
 static void pvchan_blk_queue_free(struct pvchan_queue *q)
@@ -157,13 +161,44 @@ static void pvchan_blk_queue_free(struct pvchan_queue *q)
 	q->priv = NULL;
 }
 
-/* Is [sector, sector + count) inside the device? */
-static bool pvchan_blk_in_range(struct pvchan_blk *blk, u64 sector, u64 count)
+/**
+ * pvchan_blk_in_range() - is [sector, sector + count) inside the device?
+ * @cap: device capacity in sectors.
+ * @sector: first sector (guest controlled).
+ * @count: sectors (guest controlled).
+ *
+ * Return: true if the whole range fits, without overflowing.
+ */
+VISIBLE_IF_KUNIT bool pvchan_blk_in_range(u64 cap, u64 sector, u64 count)
 {
-	u64 cap = pvchan_blk_sectors(blk);
-
 	return sector <= cap && count <= cap - sector;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_blk_in_range);
+
+/**
+ * pvchan_blk_seg_bytes() - check a guest segment table.
+ * @segs: the table as read from the guest.
+ * @nsegs: entries, 1..PVCHAN_BLK_MAX_SEGS.
+ *
+ * Return: the bytes the segments cover, or 0 if a segment is empty, not a
+ * multiple of 512 bytes, or the total exceeds PVCHAN_BLK_MAX_BYTES.
+ */
+VISIBLE_IF_KUNIT size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
+					     unsigned int nsegs)
+{
+	size_t bytes = 0;
+	unsigned int i;
+
+	for (i = 0; i < nsegs; i++) {
+		u32 len = le32_to_cpu(segs[i].len);
+
+		if (!len || len % 512 || len > PVCHAN_BLK_MAX_BYTES - bytes)
+			return 0;
+		bytes += len;
+	}
+	return bytes;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvchan_blk_seg_bytes);
 
 static ssize_t pvchan_blk_do_rw(struct pvchan_blk *blk, bool write,
 				struct bio_vec *bvec, unsigned int nr,
@@ -218,14 +253,10 @@ static int pvchan_blk_rw(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 		cqe->status = cpu_to_le32(PVCHAN_ST_FAULT);
 		return PVCHAN_REJ_FAULT;
 	}
-	for (i = 0; i < nsegs; i++) {
-		u32 len = le32_to_cpu(bq->segs[i].len);
-
-		if (!len || len % 512 || len > PVCHAN_BLK_MAX_BYTES - bytes)
-			return PVCHAN_REJ_RING_DESC;
-		bytes += len;
-	}
-	if (!pvchan_blk_in_range(blk, sector, bytes >> PVCHAN_BLK_SECTOR_SHIFT))
+	bytes = pvchan_blk_seg_bytes(bq->segs, nsegs);
+	if (!bytes ||
+	    !pvchan_blk_in_range(pvchan_blk_sectors(blk), sector,
+				 bytes >> PVCHAN_BLK_SECTOR_SHIFT))
 		return PVCHAN_REJ_RING_DESC;
 	if (write && blk->ro) {
 		cqe->status = cpu_to_le32(PVCHAN_ST_IOERR);
@@ -296,7 +327,7 @@ static int pvchan_blk_zero(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 
 	cqe->status = cpu_to_le32(PVCHAN_ST_INVAL);
 	if (sqe->flags || !count || count > PVCHAN_BLK_MAX_DISCARD ||
-	    !pvchan_blk_in_range(blk, sector, count))
+	    !pvchan_blk_in_range(pvchan_blk_sectors(blk), sector, count))
 		return PVCHAN_REJ_RING_DESC;
 	if (!(q->dev->features & BIT_ULL(PVCHAN_BLK_F_DISCARD))) {
 		cqe->status = cpu_to_le32(blk->ro ? PVCHAN_ST_IOERR :

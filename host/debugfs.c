@@ -6,10 +6,24 @@
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_host.h"
 
 static struct dentry *pvchan_dbg_root;
+
+/**
+ * pvchan_hist_bucket() - the histogram bucket of a latency sample.
+ * @ns: sample in nanoseconds.
+ *
+ * Return: fls64(@ns): bucket i holds samples below 2^i ns (0 ns in bucket
+ * 0); the last bucket also holds everything larger.
+ */
+VISIBLE_IF_KUNIT unsigned int pvchan_hist_bucket(u64 ns)
+{
+	return min_t(unsigned int, fls64(ns), PVCHAN_HIST_BUCKETS - 1);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvchan_hist_bucket);
 
 /**
  * pvchan_hist_add() - count one latency sample.
@@ -18,10 +32,7 @@ static struct dentry *pvchan_dbg_root;
  */
 void pvchan_hist_add(struct pvchan_hist *h, u64 ns)
 {
-	unsigned int b = fls64(ns);
-
-	atomic64_inc(&h->bucket[min_t(unsigned int, b,
-				      PVCHAN_HIST_BUCKETS - 1)]);
+	atomic64_inc(&h->bucket[pvchan_hist_bucket(ns)]);
 }
 
 static void pvchan_hist_show(struct seq_file *m, const char *prefix,

@@ -12,6 +12,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/nospec.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_host.h"
 #include "pvchan_abi_check.h"
@@ -138,6 +139,40 @@ static void pvchan_vm_reset_queues(struct pvchan_vm *vm)
 			pvchan_queue_reset(&vm->devs[i]->queues[j]);
 }
 
+/**
+ * pvchan_hello_negotiate() - answer a guest's HELLO block.
+ * @h: the block as read from the guest; the host half is filled in.
+ * @num_devs: devices offered to the guest.
+ * @features: out, the negotiated channel features (0 on failure).
+ *
+ * Any minor version of the same major is accepted: minors only add, and
+ * what either side lacks is simply not negotiated.  Feature bits the host
+ * does not know are dropped.
+ *
+ * Return: -1 on success, PVCHAN_REJ_VERSION for another major version.
+ */
+VISIBLE_IF_KUNIT int pvchan_hello_negotiate(struct pvchan_hello *h,
+					    u32 num_devs, u64 *features)
+{
+	h->host_major = cpu_to_le16(PVCHAN_ABI_MAJOR);
+	h->host_minor = cpu_to_le16(PVCHAN_ABI_MINOR);
+	h->num_devices = cpu_to_le32(num_devs);
+	h->host_features = cpu_to_le64(PVCHAN_F_KNOWN_MASK);
+	h->max_queues = cpu_to_le32(PVCHAN_CTL_MAX_QUEUES);
+	h->max_queue_size = cpu_to_le32(PVCHAN_RING_MAX_SIZE);
+	h->pad0 = 0;
+	memset(h->reserved, 0, sizeof(h->reserved));
+	*features = 0;
+	if (le16_to_cpu(h->guest_major) != PVCHAN_ABI_MAJOR) {
+		h->features = 0;
+		return PVCHAN_REJ_VERSION;
+	}
+	*features = le64_to_cpu(h->guest_features) & PVCHAN_F_KNOWN_MASK;
+	h->features = cpu_to_le64(*features);
+	return -1;
+}
+EXPORT_SYMBOL_IF_KUNIT(pvchan_hello_negotiate);
+
 /* HELLO: a0 = gpa of struct pvchan_hello, a1 = its size. */
 static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
 			    const unsigned long *a)
@@ -160,23 +195,7 @@ static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
 	WRITE_ONCE(vm->hello_done, false);
 	pvchan_vm_reset_queues(vm);
 
-	h.host_major = cpu_to_le16(PVCHAN_ABI_MAJOR);
-	h.host_minor = cpu_to_le16(PVCHAN_ABI_MINOR);
-	h.num_devices = cpu_to_le32(vm->num_devs);
-	h.host_features = cpu_to_le64(PVCHAN_F_KNOWN_MASK);
-	h.max_queues = cpu_to_le32(PVCHAN_CTL_MAX_QUEUES);
-	h.max_queue_size = cpu_to_le32(PVCHAN_RING_MAX_SIZE);
-	if (le16_to_cpu(h.guest_major) != PVCHAN_ABI_MAJOR) {
-		h.features = 0;
-		why = PVCHAN_REJ_VERSION;
-	} else {
-		vm->features = le64_to_cpu(h.guest_features) &
-			       PVCHAN_F_KNOWN_MASK;
-		h.features = cpu_to_le64(vm->features);
-		why = -1;
-	}
-	memset(h.reserved, 0, sizeof(h.reserved));
-	h.pad0 = 0;
+	why = pvchan_hello_negotiate(&h, vm->num_devs, &vm->features);
 	if (pvchan_kvm_write(vm->kvm, a[0], &h, size)) {
 		mutex_unlock(&vm->lock);
 		return pvchan_fail(vm, nr, PVCHAN_REJ_FAULT);

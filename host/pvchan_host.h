@@ -207,6 +207,18 @@ struct pvchan_vm {
 	struct dentry *dbg;
 };
 
+/* Internal helpers reached by the KUnit suites (kunit/host_test.c). */
+#if IS_ENABLED(CONFIG_KUNIT)
+int pvchan_hello_negotiate(struct pvchan_hello *h, u32 num_devs,
+			   u64 *features);
+int pvchan_ring_check(u32 size, u32 sq_prod, u32 sq_cons, u32 cq_prod,
+		      u32 cq_cons, u32 *pending);
+bool pvchan_blk_in_range(u64 cap, u64 sector, u64 count);
+size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
+			    unsigned int nsegs);
+unsigned int pvchan_hist_bucket(u64 ns);
+#endif
+
 /* main.c */
 extern struct srcu_struct pvchan_srcu;
 extern struct workqueue_struct *pvchan_wq;
@@ -223,7 +235,6 @@ const char *pvchan_hc_name(unsigned int idx);
 void pvchan_queue_work(struct work_struct *work);
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size);
 void pvchan_queue_reset(struct pvchan_queue *q);
-bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx);
 
 /* device.c */
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg);

@@ -14,6 +14,7 @@
 #include <linux/ktime.h>
 #include <linux/sched/mm.h>
 #include <linux/stddef.h>
+#include <kunit/visibility.h>
 
 #include "pvchan_host.h"
 #include "trace.h"
@@ -22,18 +23,29 @@
 #define PVCHAN_QUEUE_BUDGET	64
 
 /**
- * pvchan_need_event() - must a producer moving from @old_idx to @new_idx
- * notify a consumer that asked to be notified at @event?
- * @event: consumer's event index.
- * @new_idx: producer index after the batch.
- * @old_idx: producer index before the batch.
+ * pvchan_ring_check() - validate the guest-written ring indices.
+ * @size: ring entries (power of two).
+ * @sq_prod: guest's submission producer index, as read.
+ * @sq_cons: host's submission consumer index.
+ * @cq_prod: host's completion producer index.
+ * @cq_cons: guest's completion consumer index, as read.
+ * @pending: out, submissions waiting (valid when 0 is returned).
  *
- * Return: true if @event lies in [@old_idx, @new_idx), modulo 2^32.
+ * Return: 0; -ERANGE if sq_prod is more than @size ahead of sq_cons (or
+ * behind it); -EOVERFLOW if cq_cons is ahead of cq_prod or more than @size
+ * behind it.
  */
-bool pvchan_need_event(u32 event, u32 new_idx, u32 old_idx)
+VISIBLE_IF_KUNIT int pvchan_ring_check(u32 size, u32 sq_prod, u32 sq_cons,
+				       u32 cq_prod, u32 cq_cons, u32 *pending)
 {
-	return (u32)(new_idx - event - 1) < (u32)(new_idx - old_idx);
+	*pending = sq_prod - sq_cons;
+	if (*pending > size)
+		return -ERANGE;
+	if ((u32)(cq_prod - cq_cons) > size)
+		return -EOVERFLOW;
+	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(pvchan_ring_check);
 
 static struct pvchan_vm *pvchan_queue_vm(struct pvchan_queue *q)
 {
@@ -206,14 +218,14 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 		if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod) ||
 		    pvchan_ring_get(q, HDR_OFF(cq_cons), &cq_cons))
 			goto out_fault;
-		pending = sq_prod - q->sq_cons;
-		if (pending > q->size) {
+		switch (pvchan_ring_check(q->size, sq_prod, q->sq_cons,
+					  q->cq_prod, cq_cons, &pending)) {
+		case -ERANGE:
 			pvchan_queue_break(q, "sq_prod", sq_prod);
-			break;
-		}
-		if ((u32)(q->cq_prod - cq_cons) > q->size) {
+			goto out_stop;
+		case -EOVERFLOW:
 			pvchan_queue_break(q, "cq_cons", cq_cons);
-			break;
+			goto out_stop;
 		}
 		if ((s64)pending > atomic64_read(&q->stats.max_depth))
 			atomic64_set(&q->stats.max_depth, pending);
@@ -250,6 +262,7 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 				goto out_fault;
 		}
 	}
+out_stop:
 	if (!done)
 		return more;
 	/* Completion entries before the indices covering them. */

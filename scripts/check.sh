@@ -81,6 +81,7 @@ run_static() {
 		case $f in
 		*/trace.h) ign=OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT ;;
 		*/compat.h) ign=LINUX_VERSION_CODE ;;
+		abi/*) ign=INLINE ;;	# __inline__: the header must stay C90
 		tools/* | selftests/*) ign=ENOSYS,PREFER_DEFINED_ATTRIBUTE_MACRO,SPLIT_STRING,NEW_TYPEDEFS,AVOID_EXTERNS ;;
 		esac
 		"$KSRC/scripts/checkpatch.pl" --strict --no-tree --terse \
