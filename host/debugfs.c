@@ -123,6 +123,7 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "irqs", &s->irqs);
 	pvchan_show_counter(m, "irq_suppressed", &s->irq_suppressed);
 	pvchan_show_counter(m, "cq_full", &s->cq_full);
+	pvchan_show_counter(m, "fault_dropped", &s->fault_dropped);
 	pvchan_show_counter(m, "depth", &s->depth);
 	pvchan_show_counter(m, "max_depth", &s->max_depth);
 	pvchan_hist_show(m, "latency", &s->latency);
@@ -160,6 +161,9 @@ void pvchan_debugfs_dev_add(struct pvchan_dev *dev)
 
 	snprintf(name, sizeof(name), "dev%u", dev->index);
 	dev->dbg = debugfs_create_dir(name, dev->vm->dbg);
+	/* Fault injection, netdevsim style: root only, off by default. */
+	debugfs_create_atomic_t("fault_drop_completions", 0600, dev->dbg,
+				&dev->fault_drop);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_queue *q = &dev->queues[i];
 

@@ -67,6 +67,7 @@ struct pvchan_queue_stats {
 	atomic64_t irq_suppressed;
 	atomic64_t kick_suppressed;	/* batches with the kick requested off */
 	atomic64_t cq_full;
+	atomic64_t fault_dropped;
 	atomic64_t max_depth;
 	atomic64_t depth;
 	struct pvchan_hist latency;	/* pickup to completion */
@@ -144,6 +145,9 @@ struct pvchan_dev_ops {
  * @index: device index seen by the guest.
  * @num_queues: number of queues.
  * @max_queue_size: largest ring the guest may set up.
+ * @fault_drop: fault injection (debugfs fault_drop_completions, off by
+ *	default): the next this many requests are consumed and never
+ *	completed, as if the backend lost them.
  * @max_segs: segments per request offered to the guest.
  * @features: device-type feature bits offered to the guest.
  * @config_len: bytes of device config (DEV_CONFIG).
@@ -158,6 +162,7 @@ struct pvchan_dev {
 	u16 num_queues;
 	u16 max_queue_size;
 	u16 max_segs;
+	atomic_t fault_drop;
 	u64 features;
 	u32 config_len;
 	void *priv;

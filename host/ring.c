@@ -181,6 +181,12 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 				le64_to_cpu(sqe.req_id),
 				le16_to_cpu(sqe.opcode), le32_to_cpu(sqe.len));
 	atomic64_inc(&q->stats.requests);
+	if (atomic_dec_if_positive(&q->dev->fault_drop) >= 0) {
+		/* Injected fault: the request is lost, never completed. */
+		atomic64_inc(&q->stats.fault_dropped);
+		q->sq_cons++;
+		return true;
+	}
 	why = q->dev->ops->handle(q, &sqe, &cqe);
 	if (why >= 0) {
 		pvchan_reject(vm, why);

@@ -23,7 +23,7 @@ check() {
 }
 g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 gsum() { sed -n "s/^G blk[0-9]*\/q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
-hsum() { cat $dbg/vm"$vm"/dev*/q*/stats | sed -n "s/^$1 //p" | awk '{ s += $1 } END { print s + 0 }'; }
+gdev() { sed -n "s/^G blk$1\/q[0-9]* $2 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
 wait_for() {
 	local deadline=$((SECONDS + $3))
 	until grep -q "$2" "$1" 2>/dev/null; do
@@ -41,6 +41,7 @@ truncate -s 64M "$work/d0.img"
 dd if=/dev/urandom of="$work/d1.img" bs=1M count=8 status=none
 truncate -s 64M "$work/d2.img"
 truncate -s 64M "$work/d3.img"
+truncate -s 1M "$work/d4.img" "$work/d5.img"
 loopdev=$(losetup --find --show "$work/d2.img")
 d1sha=$(sha256sum <"$work/d1.img" | cut -d' ' -f1)
 
@@ -54,12 +55,17 @@ qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
 	--blk "$work/d0.img,serial=PVTEST0,queues=2" \
 	--blk "$work/d1.img,ro,serial=PVRO1" \
 	--blk "$loopdev,serial=PVLOOP2" \
-	--blk "$work/d3.img,serial=PVSCRATCH3,queues=2" >"$work/ctl.log" 2>&1 &
+	--blk "$work/d3.img,serial=PVSCRATCH3,queues=2" \
+	--blk "$work/d4.img,serial=PVLOSE1,queues=1" \
+	--blk "$work/d5.img,serial=PVLOSEALL,queues=1" >"$work/ctl.log" 2>&1 &
 ctl=$!
-check "pvchanctl attaches four disks" wait_for "$work/ctl.log" '^pvchanctl: attached' 30
+check "pvchanctl attaches six disks" wait_for "$work/ctl.log" '^pvchanctl: attached' 30
 cat "$work/ctl.log" | sed 's/^/# /'
 vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
 vm=${vm:-0}
+# Fault injection: dev4 loses its next request, dev5 every request.
+echo 1 >$dbg/vm"$vm"/dev4/fault_drop_completions
+echo 1000000 >$dbg/vm"$vm"/dev5/fault_drop_completions
 exec {m}<>"$work/mon.in"
 echo cont >&$m
 
@@ -91,9 +97,17 @@ check "WRITE_ZEROES reads back zeroes" [ "$(g wzeroes_rc)$(g wzeroes_zero)" = 01
 sync
 alloc=$(du -k "$work/d3.img" | cut -f1)
 check "discarded image is sparse in L1 (${alloc} KiB allocated of 65536)" [ "$alloc" -lt 65536 ]
-check "guest requests == host requests, all disks ($(gsum submitted))" \
-	[ "$(gsum submitted)" = "$(hsum requests)" ]
-check "no request timed out" [ "$(gsum timeouts)" = 0 ]
+check "guest requests == host requests, healthy disks ($(gsum submitted))" \
+	[ "$(($(gdev 0 submitted) + $(gdev 1 submitted) + $(gdev 2 submitted) + $(gdev 3 submitted)))" = \
+	  "$(cat $dbg/vm"$vm"/dev[0-3]/q*/stats | sed -n 's/^requests //p' | awk '{ s += $1 } END { print s + 0 }')" ]
+check "no request timed out on the healthy disks" \
+	[ "$(($(gdev 0 timeouts) + $(gdev 1 timeouts) + $(gdev 2 timeouts) + $(gdev 3 timeouts)))" = 0 ]
+check "lost request on pvde: timed out, queue reset ($(gdev 4 resets)), resubmitted, read succeeds" \
+	[ "$(g pvde_read)" = 4096 -a "$(gdev 4 timeouts)" -ge 1 -a "$(gdev 4 resets)" -ge 1 ]
+check "pvdf loses everything: read fails with EIO after $(g pvdf_secs) s, no hang" \
+	[ "$(g pvdf_rc)" = 1 -a "$(g pvdf_eio)" -ge 1 -a "$(g pvdf_secs)" -lt 120 ]
+check "host counted the dropped completions" \
+	[ "$(cat $dbg/vm"$vm"/dev4/q*/stats | sed -n 's/^fault_dropped //p')" = 1 ]
 check "host rejected nothing" \
 	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
 check "no guest kernel warnings" [ -z "$(g guest_splat)" ]

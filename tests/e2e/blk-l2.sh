@@ -4,7 +4,11 @@
 # L1 side; then waits to be stopped (L1 reads the host counters first).
 D=/host/usr/bin
 G() { echo "G $*"; }
-insmod /pvchan_guest.ko || G insmod_failed 1
+# io_timeout=5: pvde and pvdf lose requests on purpose (host fault knob);
+# the first read of each (partition scan) already meets it.
+t0=$(cut -d. -f1 /proc/uptime)
+insmod /pvchan_guest.ko io_timeout=5 || G insmod_failed 1
+G insmod_secs $(($(cut -d. -f1 /proc/uptime) - t0))
 cat /sys/kernel/debug/pvchan/state
 for d in pvda pvdb pvdc pvdd; do
 	G ${d}_size "$(cat /sys/block/$d/size 2>/dev/null)"
@@ -78,6 +82,19 @@ G discard_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 iflag=dire
 hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdd bs=1M count=4 seek=8 oflag=direct status=none
 hostrun /sbin/blkdiscard -z -o 8M -l 4M /dev/pvdd && G wzeroes_rc 0
 G wzeroes_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 skip=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
+
+# 6. Lost completions: pvde lost one request (timeout, queue reset,
+# resubmitted: the read succeeds); pvdf loses every request (after three
+# timeouts the request fails with EIO).  Neither hangs.
+G pvde_read "$(hostrun /usr/bin/dd if=/dev/pvde bs=4k count=1 iflag=direct status=none | wc -c)"
+t0=$(cut -d. -f1 /proc/uptime)
+if hostrun /usr/bin/dd if=/dev/pvdf of=/dev/null bs=4k count=1 skip=100 iflag=direct status=none 2>/tmp/f.err; then
+	G pvdf_rc 0
+else
+	G pvdf_rc 1
+fi
+G pvdf_secs $(($(cut -d. -f1 /proc/uptime) - t0))
+G pvdf_eio "$(grep -c 'Input/output error' /tmp/f.err)"
 
 for q in /sys/kernel/debug/pvchan/blk*/q*; do
 	b=${q%/*}
