@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build a busybox initramfs for the nested-VM harness.
 #
-#   mkinitramfs.sh OUT.cpio.gz ROLE [EXTRA_FILE:DEST ...]
+#   mkinitramfs.sh [--no-modules] OUT.cpio.gz ROLE [EXTRA_FILE:DEST ...]
 #
 # ROLE=l1: harness/l1-init as /init, plus the 9p-over-virtio-pci modules (and
 #          their dependencies) from /lib/modules/$KVER in /modules, load order
@@ -9,6 +9,9 @@
 # ROLE=l2: harness/l2-init as /init, harness/l2-hostrun as /bin/hostrun, and
 #          the 9p-over-virtio-mmio/-pci modules (~300 KiB gzipped) so that
 #          l2-init can mount L1's root when run-l2.sh --share-root exports it.
+# --no-modules: no /modules (an empty /modules/order), for a kernel with
+#          9p/virtio built in (run-l1.sh --kernel DIR); needs no
+#          /lib/modules entry on this machine.
 # EXTRA_FILE:DEST copies EXTRA_FILE to DEST (absolute path) inside the image;
 # the split is on the last ':' so DEST must not contain one.
 #
@@ -26,7 +29,12 @@ L2_MODULES=(virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_lega
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 
-[[ $# -ge 2 ]] || die "usage: mkinitramfs.sh OUT.cpio.gz l1|l2 [EXTRA_FILE:DEST ...]"
+modules=1
+if [[ ${1:-} == --no-modules ]]; then
+	modules=0
+	shift
+fi
+[[ $# -ge 2 ]] || die "usage: mkinitramfs.sh [--no-modules] OUT.cpio.gz l1|l2 [EXTRA_FILE:DEST ...]"
 out=$1 role=$2
 shift 2
 [[ $role == l1 || $role == l2 ]] || die "ROLE must be l1 or l2, got '$role'"
@@ -78,17 +86,19 @@ add_modules() {
 	[[ -s $stage/modules/order ]] || die "no modules found for $KVER"
 }
 
-KVER=$("$HERE/kver.sh")
-[[ -d /lib/modules/$KVER ]] || die "/lib/modules/$KVER missing"
 mkdir -p "$stage/modules"
 : >"$stage/modules/order"
+if ((modules)); then
+	if [[ $role == l2 ]]; then KVER=$("$HERE/kver.sh" --l2); else KVER=$("$HERE/kver.sh"); fi
+	[[ -d /lib/modules/$KVER ]] || die "/lib/modules/$KVER missing"
+fi
 case $role in
 l1)
-	add_modules "${L1_MODULES[@]}"
+	if ((modules)); then add_modules "${L1_MODULES[@]}"; fi
 	install -m 755 "$HERE/l1-init" "$stage/init"
 	;;
 l2)
-	add_modules "${L2_MODULES[@]}"
+	if ((modules)); then add_modules "${L2_MODULES[@]}"; fi
 	install -m 755 "$HERE/l2-init" "$stage/init"
 	install -m 755 "$HERE/l2-hostrun" "$stage/bin/hostrun"
 	;;

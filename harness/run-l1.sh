@@ -2,23 +2,40 @@
 # Run a script inside an L1 guest (TCG, -cpu max: SVM+NPT, so KVM works there).
 #
 #   run-l1.sh --script PATH --out DIR [--smp N] [--mem M] [--timeout SEC]
+#             [--kernel KDIR] [--env NAME=VALUE ...]
 #
 # L1 sees L0's root read-only (9p) and chroots into it, so PATH (an L0 path)
 # runs with L0's bash and tools. DIR is shared writable at the same path; the
 # script finds it in $PVOUT. The serial console goes to stdout and
 # DIR/l1-console.log. Exit status: the script's, 124 on timeout, 125 if L1
 # never reported one.
+#
+# --kernel KDIR: boot KDIR/bzImage (a kunit/build-kernel.sh directory, with
+# 9p/virtio built in) instead of Debian's kernel, with an initramfs that has
+# no modules. The script gets PVCHAN_KDIR=KDIR, KVER=$(cat KDIR/kernelrelease)
+# and PVCHAN_L2_KVER (the kernel L2 keeps booting, see kver.sh --l2); load
+# KDIR's modules with `modprobe -d "$PVCHAN_KDIR/modules" NAME`.
+# --env NAME=VALUE (repeatable): NAME=VALUE in the script's environment
+# (passed as pvenv.NAME=VALUE on the kernel command line: VALUE must not
+# contain whitespace or '"'; the whole command line is limited to 2047 bytes).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 CACHE=${PVCHAN_INITRAMFS_CACHE:-/var/cache/pvchan/initramfs}
-script='' out='' smp=2 mem=3G timeout=900
+script='' out='' smp=2 mem=3G timeout=900 kdir=''
+envs=()
 
-usage() { echo "usage: run-l1.sh --script PATH --out DIR [--smp N] [--mem M] [--timeout SEC]" >&2; exit 2; }
+usage() {
+	echo "usage: run-l1.sh --script PATH --out DIR [--smp N] [--mem M] [--timeout SEC]" \
+		"[--kernel KDIR] [--env NAME=VALUE ...]" >&2
+	exit 2
+}
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--script) script=$2 ;;
+	--kernel) kdir=$2 ;;
+	--env) envs+=("${2-}") ;;
 	--out) out=$2 ;;
 	--smp) smp=$2 ;;
 	--mem) mem=$2 ;;
@@ -49,16 +66,56 @@ esac
 KVER=$("$HERE/kver.sh")
 export KVER
 
-# Initramfs cache, keyed by everything that goes into the image.
-key=$( {
-	echo "$KVER"
-	sha256sum "$HERE/mkinitramfs.sh" "$HERE/l1-init" "$HERE/kver.sh" /bin/busybox \
-		"/lib/modules/$KVER/modules.dep"
-} | sha256sum | cut -c1-16)
-initrd=$CACHE/l1-$KVER-$key.cpio.gz
+if [[ -n $kdir ]]; then
+	[[ -d $kdir ]] || { echo "run-l1.sh: no such kernel directory: $kdir" >&2; exit 2; }
+	kdir=$(realpath "$kdir")
+	[[ -f $kdir/bzImage && -s $kdir/kernelrelease ]] ||
+		{ echo "run-l1.sh: $kdir has no bzImage or kernelrelease" >&2; exit 2; }
+	kernel=$kdir/bzImage
+	krel=$(<"$kdir/kernelrelease")
+	# L1's KVER is this kernel's; L2 keeps booting $KVER (Debian's).
+	envs=("PVCHAN_KDIR=$kdir" "KVER=$krel" "PVCHAN_L2_KVER=$KVER" "${envs[@]}")
+	# 9p/virtio are built in: an initramfs without modules, for this kernel.
+	key=$( {
+		echo "$kdir $krel"
+		sha256sum "$HERE/mkinitramfs.sh" "$HERE/l1-init" /bin/busybox
+	} | sha256sum | cut -c1-16)
+	initrd=$CACHE/l1-nomod-$krel-$key.cpio.gz
+	mkargs=(--no-modules "$initrd" l1)
+else
+	kernel=/boot/vmlinuz-$KVER
+	# Initramfs cache, keyed by everything that goes into the image.
+	key=$( {
+		echo "$KVER"
+		sha256sum "$HERE/mkinitramfs.sh" "$HERE/l1-init" "$HERE/kver.sh" /bin/busybox \
+			"/lib/modules/$KVER/modules.dep"
+	} | sha256sum | cut -c1-16)
+	initrd=$CACHE/l1-$KVER-$key.cpio.gz
+	mkargs=("$initrd" l1)
+fi
 if [[ ! -s $initrd ]]; then
 	echo "run-l1.sh: building $initrd" >&2
-	"$HERE/mkinitramfs.sh" "$initrd" l1
+	"$HERE/mkinitramfs.sh" "${mkargs[@]}"
+fi
+
+# no_timer_check: under TCG on a busy host the IO-APIC timer check can
+# fail and panic the boot ("IO-APIC + timer doesn't work"), as in VMs.
+append="console=ttyS0 quiet panic=-1 no_timer_check pvscript=$script pvout=$out"
+for e in "${envs[@]}"; do
+	if ! [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
+		echo "run-l1.sh: --env wants NAME=VALUE, got '$e'" >&2
+		exit 2
+	fi
+	# The kernel splits its command line on whitespace and strips quotes.
+	if [[ $e =~ [[:space:]\"] ]]; then
+		echo "run-l1.sh: --env value must not contain whitespace or '\"': '$e'" >&2
+		exit 2
+	fi
+	append+=" pvenv.$e"
+done
+if [[ ${#append} -gt 2047 ]]; then
+	echo "run-l1.sh: kernel command line too long (${#append} > 2047 bytes)" >&2
+	exit 2
 fi
 
 log=$out/l1-console.log
@@ -68,8 +125,7 @@ set +e
 timeout --foreground -k 10 "$timeout" "$QEMU" \
 	-M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
 	-nodefaults -nographic -serial stdio -no-reboot \
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 pvscript=$script pvout=$out" \
+	-kernel "$kernel" -initrd "$initrd" -append "$append" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \

@@ -54,7 +54,7 @@ done
 [[ -f $initrd ]] || { echo "run-l2.sh: no such initrd: $initrd" >&2; exit 2; }
 [[ -e /dev/kvm ]] || { echo "run-l2.sh: /dev/kvm missing (modprobe kvm_amd)" >&2; exit 2; }
 mon=${mon:-/tmp/$(basename "$log").mon}
-KVER=$("$HERE/kver.sh")
+KVER=$("$HERE/kver.sh" --l2)
 
 rm -f "$log" "$log.qemu" "$log.rc" "$log.pid" "$log.timedout" "$mon.in" "$mon.out"
 mkfifo "$mon.in" "$mon.out"
@@ -70,7 +70,7 @@ args=(-enable-kvm -cpu host -M "$machine" -smp "$smp" -m "$mem"
 	-nodefaults -no-reboot -display none -serial "file:$log"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
-	-append "console=ttyS0 panic=-1 $append"
+	-append "console=ttyS0 panic=-1 no_timer_check $append"
 	-S -monitor "pipe:$mon")
 if ((share_root)); then
 	# microvm has no PCI: virtio-mmio transports, which the guest finds through

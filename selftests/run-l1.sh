@@ -6,17 +6,19 @@
 #   make -C /lib/modules/$KVER/build M=$PWD modules && make -C selftests
 #   harness/run-l1.sh --script "$PWD/selftests/run-l1.sh" --out /tmp/pvst
 #
-# Loads kvm_amd and host/pvchan_host.ko, runs the test binaries built on L0
-# (selftests/build, or $PVCHAN_ST_BUILD), checks the kernel log and unloads
-# the module.  Prints flat TAP: every line of a test's own TAP becomes one
-# line here ("<test>: <its description>"), the plan comes last.  Exits
-# non-zero on any failure.  Leaves each test's raw TAP and the kernel log in
-# $PVOUT.
+# Loads kvm_amd and host/pvchan_host.ko (or $PVCHAN_HOST_KO; kvm_amd from
+# $PVCHAN_KDIR/modules when L1 runs that test kernel, run-l1.sh --kernel),
+# runs the test binaries built on L0 (selftests/build, or $PVCHAN_ST_BUILD),
+# checks the kernel log and unloads the module.  Prints flat TAP: every line
+# of a test's own TAP becomes one line here ("<test>: <its description>"),
+# the plan comes last.  Exits non-zero on any failure.  Leaves each test's
+# raw TAP and the kernel log in $PVOUT.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 BUILD=${PVCHAN_ST_BUILD:-$HERE/build}
+HOST_KO=${PVCHAN_HOST_KO:-$REPO/host/pvchan_host.ko}
 out=${PVOUT:-/tmp}
 tests=(pvchan_hypercall_test)
 oops='WARNING:|BUG:|Call Trace|general protection'
@@ -69,7 +71,7 @@ relay() { # relay TEST TAPFILE
 
 echo "TAP version 13"
 
-if modprobe kvm_amd && [[ -c /dev/kvm ]]; then
+if modprobe ${PVCHAN_KDIR:+-d "$PVCHAN_KDIR/modules"} kvm_amd && [[ -c /dev/kvm ]]; then
 	tap OK "modprobe kvm_amd, /dev/kvm present"
 else
 	tap FAIL "modprobe kvm_amd, /dev/kvm present"
@@ -77,7 +79,7 @@ fi
 
 dmesg -C
 loaded=0
-if insmod "$REPO/host/pvchan_host.ko" && [[ -c /dev/pvchan ]]; then
+if insmod "$HOST_KO" && [[ -c /dev/pvchan ]]; then
 	tap OK "insmod host/pvchan_host.ko, /dev/pvchan present"
 	loaded=1
 else

@@ -4,6 +4,10 @@
 # requests through every queue with interrupts on every vCPU.  Asserts the
 # round trips, that guest and host counters agree, and a clean teardown when
 # the VMM dies.  Prints TAP.
+# Env: PVCHAN_ECHO_COUNT (round trips), L2_SMP, PVCHAN_HOST_KO (the host
+# module to insmod, default host/pvchan_host.ko), PVCHAN_KDIR (L1 runs that
+# test kernel, run-l1.sh --kernel: kvm_amd comes from its modules),
+# PVCHAN_L2_APPEND (more words for L2's kernel command line).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -13,6 +17,7 @@ work=$(mktemp -d)
 dbg=/sys/kernel/debug/pvchan
 L2_SMP=${L2_SMP:-2}
 COUNT=${PVCHAN_ECHO_COUNT:-10000}
+HOST_KO=${PVCHAN_HOST_KO:-$REPO/host/pvchan_host.ko}
 n=0 fail=0
 
 tap() {		# tap OK|FAIL description
@@ -41,15 +46,15 @@ wait_for() {	# wait_for FILE PATTERN SECONDS
 	done
 }
 
-modprobe kvm_amd
+modprobe ${PVCHAN_KDIR:+-d "$PVCHAN_KDIR/modules"} kvm_amd
 dmesg -C
-check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+check "insmod pvchan_host" insmod "$HOST_KO"
 
 "$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
 	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
 	"$REPO/tests/e2e/echo-l2.sh:/test.sh" 2>/dev/null
 qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
-	--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT" \
+	--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT${PVCHAN_L2_APPEND:+ $PVCHAN_L2_APPEND}" \
 	--paused "$work/mon" --timeout 900)
 "$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo="$L2_SMP" \
 	>"$work/ctl.log" 2>&1 &
