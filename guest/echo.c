@@ -4,8 +4,8 @@
  * interrupt, and checks each answer (data copied back, CRC32, status).
  * Tests drive it from debugfs:
  *
- *	echo 10000 > /sys/kernel/debug/pvchan/echo<N>/run
- *	cat /sys/kernel/debug/pvchan/echo<N>/result
+ *	echo 10000 > /sys/kernel/debug/pvchan-guest/echo<N>/run
+ *	cat /sys/kernel/debug/pvchan-guest/echo<N>/result
  *
  * The run is split evenly over the queues; each queue's share runs on the
  * CPU its interrupt is bound to, with up to PVCHAN_ECHO_WINDOW requests in

@@ -303,7 +303,8 @@ static int __init pvchan_guest_init(void)
 {
 	int ret;
 
-	pvchan_gdbg_root = debugfs_create_dir("pvchan", NULL);
+	/* Not "pvchan": a host that is also a guest loads both modules. */
+	pvchan_gdbg_root = debugfs_create_dir("pvchan-guest", NULL);
 	debugfs_create_file("state", 0444, pvchan_gdbg_root, NULL,
 			    &pvchan_state_fops);
 	debugfs_create_file("hypercalls", 0444, pvchan_gdbg_root, NULL,

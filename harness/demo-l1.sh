@@ -17,15 +17,15 @@ cat >"$work/test.sh" <<'L2'
 insmod /pvchan_guest.ko
 echo; echo "=== L2: guest module log"
 dmesg | grep pvchan_guest
-echo; echo "=== L2: channel state (/sys/kernel/debug/pvchan/state)"
-cat /sys/kernel/debug/pvchan/state
-echo 2000 > /sys/kernel/debug/pvchan/echo0/run
+echo; echo "=== L2: channel state (/sys/kernel/debug/pvchan-guest/state)"
+cat /sys/kernel/debug/pvchan-guest/state
+echo 2000 > /sys/kernel/debug/pvchan-guest/echo0/run
 echo; echo "=== L2: 2000 echo round trips (echo0/result)"
-cat /sys/kernel/debug/pvchan/echo0/result
-for q in /sys/kernel/debug/pvchan/echo0/q*; do
-	echo; echo "=== L2: ${q#/sys/kernel/debug/pvchan/} counters"; cat "$q/stats"
+cat /sys/kernel/debug/pvchan-guest/echo0/result
+for q in /sys/kernel/debug/pvchan-guest/echo0/q*; do
+	echo; echo "=== L2: ${q#/sys/kernel/debug/pvchan-guest/} counters"; cat "$q/stats"
 done
-echo; echo "=== L2: hypercalls issued"; cat /sys/kernel/debug/pvchan/hypercalls
+echo; echo "=== L2: hypercalls issued"; cat /sys/kernel/debug/pvchan-guest/hypercalls
 echo; echo "=== L2: /proc/interrupts (pvchan queue interrupts)"
 grep -E 'CPU|pvchan' /proc/interrupts
 echo "=== DEMO DONE"

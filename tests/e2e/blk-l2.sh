@@ -9,7 +9,7 @@ G() { echo "G $*"; }
 t0=$(cut -d. -f1 /proc/uptime)
 insmod /pvchan_guest.ko io_timeout=5 || G insmod_failed 1
 G insmod_secs $(($(cut -d. -f1 /proc/uptime) - t0))
-cat /sys/kernel/debug/pvchan/state
+cat /sys/kernel/debug/pvchan-guest/state
 for d in pvda pvdb pvdc pvdd; do
 	G ${d}_size "$(cat /sys/block/$d/size 2>/dev/null)"
 	G ${d}_serial "$(cat /sys/block/$d/serial 2>/dev/null)"
@@ -96,7 +96,7 @@ fi
 G pvdf_secs $(($(cut -d. -f1 /proc/uptime) - t0))
 G pvdf_eio "$(grep -c 'Input/output error' /tmp/f.err)"
 
-for q in /sys/kernel/debug/pvchan/blk*/q*; do
+for q in /sys/kernel/debug/pvchan-guest/blk*/q*; do
 	b=${q%/*}
 	sed "s/^/G ${b##*/}\/${q##*/} /" "$q/stats"
 done

@@ -12,6 +12,8 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=harness/l2-lib.sh
+. "$H/l2-lib.sh"
 out=${PVOUT:-/tmp}
 work=$(mktemp -d)
 dbg=/sys/kernel/debug/pvchan
@@ -53,13 +55,36 @@ check "insmod pvchan_host" insmod "$HOST_KO"
 "$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
 	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
 	"$REPO/tests/e2e/echo-l2.sh:/test.sh" 2>/dev/null
-qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
-	--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT${PVCHAN_L2_APPEND:+ $PVCHAN_L2_APPEND}" \
-	--paused "$work/mon" --timeout 900)
-"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo="$L2_SMP" \
-	>"$work/ctl.log" 2>&1 &
-ctl=$!
-if wait_for "$work/ctl.log" '^pvchanctl: attached' 30; then
+# Host side of the request-id trace (keep the first events if it fills).
+tracefs=/sys/kernel/tracing
+mountpoint -q $tracefs || mount -t tracefs tracefs $tracefs
+echo 0 >$tracefs/options/overwrite
+echo 8192 >$tracefs/buffer_size_kb
+
+# Start L2 paused, bind it, trace, resume.
+start_l2() {
+	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+		--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT${PVCHAN_L2_APPEND:+ $PVCHAN_L2_APPEND}" \
+		--paused "$work/mon" --timeout 900)
+	"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo="$L2_SMP" \
+		>"$work/ctl.log" 2>&1 &
+	ctl=$!
+	wait_for "$work/ctl.log" '^pvchanctl: attached' 30 || return 1
+	echo >$tracefs/trace
+	echo 1 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
+	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
+}
+attached=0
+start_l2 && attached=1
+if ((attached)) && ! l2_booted "$work/l2.log"; then
+	echo "# retrying the L2 boot once"
+	l2_kill "$work/l2.log" "$qpid"
+	wait "$ctl"
+	echo 0 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
+	attached=0
+	start_l2 && attached=1
+fi
+if ((attached)); then
 	tap OK "pvchanctl attach binds the VMM (pid $qpid)"
 else
 	tap FAIL "pvchanctl attach binds the VMM (pid $qpid)"
@@ -67,15 +92,8 @@ else
 fi
 vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
 vm=${vm:-0}
-# Host side of the request-id trace (keep the first events if it fills).
-tracefs=/sys/kernel/tracing
-mountpoint -q $tracefs || mount -t tracefs tracefs $tracefs
-echo 0 >$tracefs/options/overwrite
-echo 8192 >$tracefs/buffer_size_kb
-echo 1 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
-timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 
-wait_for "$work/l2.log" '^=== ECHO DONE' 900
+l2_wait "$work/l2.log" '^=== ECHO DONE' 900
 sed 's/^/# L2: /' "$work/l2.log"
 sed 's/^/# host: /' $dbg/vm"$vm"/info $dbg/vm"$vm"/hypercalls $dbg/vm"$vm"/rejects
 for f in $dbg/vm"$vm"/dev0/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done

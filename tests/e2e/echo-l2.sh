@@ -3,7 +3,7 @@
 # busybox sh).  Prints "G <key> <value>" lines that the L1 side compares with
 # the host's counters, then waits to be stopped: the host's counters vanish
 # with the VM, so L1 reads them first and then kills the VMM.
-dbg=/sys/kernel/debug/pvchan
+dbg=/sys/kernel/debug/pvchan-guest
 count=${PVCHAN_ECHO_COUNT:-10000}
 
 insmod /pvchan_guest.ko || echo "G insmod_failed 1"

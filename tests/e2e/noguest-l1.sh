@@ -7,6 +7,8 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=harness/l2-lib.sh
+. "$H/l2-lib.sh"
 work=$(mktemp -d)
 n=0 fail=0
 
@@ -22,15 +24,15 @@ check() {
 g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 
 boot_l2() {	# boot_l2 LABEL
-	local qpid deadline
-	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
-		--smp 2 --append quiet --timeout 600) || return 1
-	deadline=$((SECONDS + 600))
-	until grep -q '^=== L2 done' "$work/l2.log" 2>/dev/null; do
-		[[ -e $work/l2.log.rc ]] && break
-		((SECONDS < deadline)) || break
-		sleep 1
+	local qpid try
+	for try in 1 2; do
+		qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
+			--smp 2 --append quiet --timeout 600) || return 1
+		l2_booted "$work/l2.log" && break
+		l2_kill "$work/l2.log" "$qpid"
+		((try == 1)) && echo "# retrying the L2 boot once"
 	done
+	l2_wait "$work/l2.log" '^=== L2 done' 600
 	sed "s/^/# L2 ($1): /" "$work/l2.log"
 	kill "$qpid" 2>/dev/null
 	check "$1: guest module loads" [ "$(g insmod)" = 0 ]
