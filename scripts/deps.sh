@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static
 	cpio kmod sparse dkms fio iperf3 ethtool e2fsprogs strace xz-utils bc
-	flex bison libelf-dev make gcc perl python3)
+	flex bison libelf-dev libssl-dev make gcc perl python3)
 BPO_PKGS=(qemu-system-x86 qemu-utils)
 
 [[ $(id -u) = 0 ]] || { echo "deps.sh: run as root (installs packages)" >&2; exit 1; }
