@@ -622,20 +622,8 @@ ATTRIBUTE_GROUPS(pvchan_blk);
 static int pvchan_blk_stats_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_blk_queue *bq = m->private;
-	struct pvchan_gqueue *q = bq->gq;
-	struct pvchan_gqueue_stats *s = &q->stats;
 
-	seq_printf(m, "cpu %u\nirq %u\n", q->cpu, q->irq);
-	seq_printf(m, "submitted %lld\n", atomic64_read(&s->submitted));
-	seq_printf(m, "completed %lld\n", atomic64_read(&s->completed));
-	seq_printf(m, "kicks %lld\n", atomic64_read(&s->kicks));
-	seq_printf(m, "kicks_suppressed %lld\n",
-		   atomic64_read(&s->kicks_suppressed));
-	seq_printf(m, "irqs %lld\n", atomic64_read(&s->irqs));
-	seq_printf(m, "bad_completions %lld\n",
-		   atomic64_read(&s->bad_completions));
-	seq_printf(m, "timeouts %lld\n", atomic64_read(&s->timeouts));
-	seq_printf(m, "route_updates %lld\n", atomic64_read(&s->route_updates));
+	pvchan_gqueue_stats_show(m, bq->gq);
 	seq_printf(m, "resets %lld\n", atomic64_read(&bq->resets));
 	return 0;
 }

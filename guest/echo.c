@@ -272,26 +272,9 @@ static int pvchan_echo_result_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_echo_result);
 
-static void pvchan_show_counter(struct seq_file *m, const char *name,
-				atomic64_t *v)
-{
-	seq_printf(m, "%s %lld\n", name, atomic64_read(v));
-}
-
 static int pvchan_gq_stats_show(struct seq_file *m, void *unused)
 {
-	struct pvchan_gqueue *q = m->private;
-	struct pvchan_gqueue_stats *s = &q->stats;
-
-	seq_printf(m, "cpu %u\nirq %u\n", q->cpu, q->irq);
-	pvchan_show_counter(m, "submitted", &s->submitted);
-	pvchan_show_counter(m, "completed", &s->completed);
-	pvchan_show_counter(m, "kicks", &s->kicks);
-	pvchan_show_counter(m, "kicks_suppressed", &s->kicks_suppressed);
-	pvchan_show_counter(m, "irqs", &s->irqs);
-	pvchan_show_counter(m, "bad_completions", &s->bad_completions);
-	pvchan_show_counter(m, "timeouts", &s->timeouts);
-	pvchan_show_counter(m, "route_updates", &s->route_updates);
+	pvchan_gqueue_stats_show(m, m->private);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_gq_stats);

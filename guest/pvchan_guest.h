@@ -16,6 +16,7 @@
 #include "pvchan_abi.h"
 
 struct dentry;
+struct seq_file;
 struct pvchan_gdev;
 
 /* Guest view of the channel after HELLO. */
@@ -137,6 +138,7 @@ int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
 void pvchan_gqueue_kick(struct pvchan_gqueue *q);
 int pvchan_gqueue_restart(struct pvchan_gqueue *q);
+void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q);
 
 /* irq.c */
 int pvchan_irq_init(void);

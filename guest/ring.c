@@ -7,6 +7,7 @@
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
+#include <linux/seq_file.h>
 #include <kunit/visibility.h>
 
 #include "pvchan_guest.h"
@@ -265,6 +266,29 @@ int pvchan_gqueue_restart(struct pvchan_gqueue *q)
 	if (!ret)
 		pvchan_irq_reroute(q);
 	return ret ? -EIO : 0;
+}
+
+/**
+ * pvchan_gqueue_stats_show() - print a queue's counters, one "name value"
+ * line each, for a device's debugfs stats file.
+ * @m: the seq_file.
+ * @q: the queue.
+ */
+void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
+{
+	struct pvchan_gqueue_stats *s = &q->stats;
+
+	seq_printf(m, "cpu %u\nirq %u\n", q->cpu, q->irq);
+	seq_printf(m, "submitted %lld\n", atomic64_read(&s->submitted));
+	seq_printf(m, "completed %lld\n", atomic64_read(&s->completed));
+	seq_printf(m, "kicks %lld\n", atomic64_read(&s->kicks));
+	seq_printf(m, "kicks_suppressed %lld\n",
+		   atomic64_read(&s->kicks_suppressed));
+	seq_printf(m, "irqs %lld\n", atomic64_read(&s->irqs));
+	seq_printf(m, "bad_completions %lld\n",
+		   atomic64_read(&s->bad_completions));
+	seq_printf(m, "timeouts %lld\n", atomic64_read(&s->timeouts));
+	seq_printf(m, "route_updates %lld\n", atomic64_read(&s->route_updates));
 }
 
 /**
