@@ -7,6 +7,8 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=tests/e2e/lib.sh
+. "$REPO/tests/e2e/lib.sh"
 # shellcheck source=harness/l2-lib.sh
 . "$H/l2-lib.sh"
 out=${PVOUT:-/tmp}
@@ -14,25 +16,8 @@ work=$(mktemp -d)
 dbg=/sys/kernel/debug/pvchan
 n=0 fail=0
 
-tap() {
-	n=$((n + 1))
-	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-check() {
-	local d=$1
-	shift
-	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
-}
-g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 gsum() { sed -n "s/^G blk[0-9]*\/q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
 gdev() { sed -n "s/^G blk$1\/q[0-9]* $2 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
-wait_for() {
-	local deadline=$((SECONDS + $3))
-	until grep -q "$2" "$1" 2>/dev/null; do
-		((SECONDS < deadline)) || return 1
-		sleep 2
-	done
-}
 
 modprobe kvm_amd
 modprobe loop

@@ -7,20 +7,13 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=tests/e2e/lib.sh
+. "$REPO/tests/e2e/lib.sh"
 CTL=$REPO/tools/pvchanctl/pvchanctl
 dbg=/sys/kernel/debug/pvchan
 work=$(mktemp -d)
 n=0 fail=0
 
-tap() {
-	n=$((n + 1))
-	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-check() {
-	local d=$1
-	shift
-	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
-}
 # expect DESC RC PATTERN CMD...: exit code RC and PATTERN in its output.
 expect() {
 	local d=$1 want=$2 pat=$3 rc
@@ -30,13 +23,6 @@ expect() {
 	sed 's/^/#   /' "$work/out"
 	check "$d (exit $want, says '$pat')" \
 		bash -c "[ $rc = $want ] && grep -q -- '$pat' '$work/out'"
-}
-wait_for() {
-	local deadline=$((SECONDS + $3))
-	until grep -q "$2" "$1" 2>/dev/null; do
-		((SECONDS < deadline)) || return 1
-		sleep 1
-	done
 }
 
 modprobe kvm_amd

@@ -12,6 +12,8 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=tests/e2e/lib.sh
+. "$REPO/tests/e2e/lib.sh"
 # shellcheck source=harness/l2-lib.sh
 . "$H/l2-lib.sh"
 out=${PVOUT:-/tmp}
@@ -22,31 +24,9 @@ COUNT=${PVCHAN_ECHO_COUNT:-10000}
 HOST_KO=${PVCHAN_HOST_KO:-$REPO/host/pvchan_host.ko}
 n=0 fail=0
 
-tap() {		# tap OK|FAIL description
-	n=$((n + 1))
-	if [[ $1 == OK ]]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fail=1
-	fi
-}
-check() {	# check description command...
-	local d=$1
-	shift
-	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
-}
-g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 gsum() { sed -n "s/^G q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
 hsum() { cat $dbg/vm"$vm"/dev0/q*/stats | sed -n "s/^$1 //p" | awk '{ s += $1 } END { print s + 0 }'; }
 hc() { sed -n "s/^$1 //p" $dbg/vm"$vm"/hypercalls; }
-wait_for() {	# wait_for FILE PATTERN SECONDS
-	local deadline=$((SECONDS + $3))
-	until grep -q "$2" "$1" 2>/dev/null; do
-		((SECONDS < deadline)) || return 1
-		sleep 1
-	done
-}
 
 modprobe ${PVCHAN_KDIR:+-d "$PVCHAN_KDIR/modules"} kvm_amd
 dmesg -C

@@ -7,21 +7,13 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 H=$REPO/harness
+# shellcheck source=tests/e2e/lib.sh
+. "$REPO/tests/e2e/lib.sh"
 # shellcheck source=harness/l2-lib.sh
 . "$H/l2-lib.sh"
 work=$(mktemp -d)
 n=0 fail=0
 
-tap() {
-	n=$((n + 1))
-	if [[ $1 == OK ]]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-check() {
-	local d=$1
-	shift
-	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
-}
-g() { sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 
 boot_l2() {	# boot_l2 LABEL
 	local qpid try
