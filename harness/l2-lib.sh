@@ -37,3 +37,16 @@ l2_kill() {
 		sleep 1
 	done
 }
+
+# l2_gone LOG PATTERN: if L2 never printed PATTERN, say why on the record:
+# QEMU's exit status (0 with -no-reboot: the guest reset itself, e.g. a
+# triple fault under nested emulation) and QEMU's own messages.  Returns 0
+# if PATTERN is there.
+l2_gone() {
+	grep -q "$2" "$1" 2>/dev/null && return 0
+	echo "# L2 stopped before '$2' (QEMU rc: $(cat "$1.rc" 2>/dev/null || echo "still running")); QEMU said:"
+	sed 's/^/#   /' "$1.qemu" 2>/dev/null
+	echo "# L2 console tail:"
+	tail -n 5 "$1" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
+	return 1
+}
