@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 #define PVCHAN_ABI_MAJOR		1
-#define PVCHAN_ABI_MINOR		1
+#define PVCHAN_ABI_MINOR		2
 
 /*
  * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
@@ -39,8 +39,9 @@
 #define PVCHAN_HC_QUEUE_RESET		(PVCHAN_HC_BASE + 4)
 #define PVCHAN_HC_KICK			(PVCHAN_HC_BASE + 5)
 #define PVCHAN_HC_IRQ_ROUTE		(PVCHAN_HC_BASE + 6)
+#define PVCHAN_HC_DEV_MAP		(PVCHAN_HC_BASE + 7)	/* ABI 1.2 */
 /* Every number from here up to PVCHAN_HC_LAST is pvchan's and unassigned. */
-#define PVCHAN_HC_COUNT			7
+#define PVCHAN_HC_COUNT			8
 #define PVCHAN_HC_LAST			(PVCHAN_HC_BASE + 0xff)
 
 /*
@@ -69,7 +70,8 @@
  */
 #define PVCHAN_F_EVENT_IDX		0	/* notification suppression */
 #define PVCHAN_F_INDIRECT		1	/* segment tables (sqe.flags) */
-#define PVCHAN_F_KNOWN_MASK		0x3ULL
+#define PVCHAN_F_DEV_EVENTS		2	/* event interrupt, ABI 1.2 */
+#define PVCHAN_F_KNOWN_MASK		0x7ULL
 
 /* Device types (pvchan_dev_desc.type). */
 #define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
@@ -112,9 +114,24 @@ struct pvchan_dev_desc {
 	__le16 pad0;
 	__le64 features;		/* device-type specific */
 	__le32 config_len;		/* bytes readable with DEV_CONFIG */
-	__le32 pad1;
+	__le32 config_gen;		/* ABI 1.2, see PVCHAN_F_DEV_EVENTS */
 	__u8 reserved[32];
 };
+
+/*
+ * Device events (PVCHAN_F_DEV_EVENTS, ABI 1.2).  When a device is added or
+ * removed while the guest runs, or its configuration changes (a block
+ * device resized, say; the host then increments its config_gen), the host
+ * raises the VM's event interrupt.  The guest routes that interrupt with
+ * IRQ_ROUTE, a0 = PVCHAN_EVENT_DEV, a1 = 0; on it, it calls DEV_MAP, which
+ * returns (as a non-negative RAX) a bitmap of the device indices present,
+ * probes new ones, lets go of removed ones, and reads DEV_INFO again for the
+ * others to compare config_gen.  Events raised before the route is set are
+ * not lost: the guest does this once after routing.  Device indices are
+ * never reused while the guest runs; a removed device's hypercalls fail
+ * with PVCHAN_ENODEV.  Hosts before 1.2 leave config_gen 0.
+ */
+#define PVCHAN_EVENT_DEV		0xffffffffU
 
 /*
  * Queue ring.  One guest-physically contiguous, page-aligned area inside a
@@ -262,8 +279,11 @@ struct pvchan_blk_config {
 };
 
 /*
- * Interrupt route: IRQ_ROUTE a2 = vector (32..255), a3 = APIC id of a vCPU.
- * The host sends a fixed, edge, physical-destination interrupt there.
+ * Interrupt route: IRQ_ROUTE a0 = device, a1 = queue, a2 = vector (32..255),
+ * a3 = APIC id of a vCPU; a0 = PVCHAN_EVENT_DEV, a1 = 0 routes the VM's
+ * event interrupt.  The host sends a fixed, edge, physical-destination
+ * interrupt there.  For PVCHAN_EVENT_DEV, a2 = 0 removes the route (a guest
+ * driver unloading).
  */
 #define PVCHAN_IRQ_VECTOR_MIN		32
 #define PVCHAN_IRQ_VECTOR_MAX		255

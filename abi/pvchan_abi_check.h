@@ -9,6 +9,7 @@
 #define _PVCHAN_ABI_CHECK_H
 
 #include "pvchan_abi.h"
+#include "pvchan_ctl.h"
 
 #define PVCHAN_ABI_OFF(type, field, off) \
 	static_assert(offsetof(struct type, field) == (off), \
@@ -29,6 +30,7 @@ PVCHAN_ABI_OFF(pvchan_dev_desc, num_queues, 8);
 PVCHAN_ABI_OFF(pvchan_dev_desc, max_segs, 12);
 PVCHAN_ABI_OFF(pvchan_dev_desc, features, 16);
 PVCHAN_ABI_OFF(pvchan_dev_desc, config_len, 24);
+PVCHAN_ABI_OFF(pvchan_dev_desc, config_gen, 28);
 PVCHAN_ABI_OFF(pvchan_dev_desc, reserved, 32);
 
 static_assert(sizeof(struct pvchan_ring_hdr) == PVCHAN_RING_HDR_SIZE,
@@ -62,5 +64,13 @@ static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
 static_assert(PVCHAN_HC_BASE + PVCHAN_HC_COUNT <= PVCHAN_HC_LAST,
 	      "hypercall range");
 static_assert(PVCHAN_HC_LAST < 0x80000000U, "hypercalls below 2^31");
+
+/* Host control interface (ioctls): the same on 32- and 64-bit callers. */
+static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
+static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
+static_assert(sizeof(struct pvchan_ctl_dev_ref) == 24,
+	      "pvchan_ctl_dev_ref size");
+static_assert(sizeof(struct pvchan_ctl_hot_add) == 80,
+	      "pvchan_ctl_hot_add size");
 
 #endif /* _PVCHAN_ABI_CHECK_H */

@@ -3,7 +3,10 @@
  * pvchan host control interface: ioctls on /dev/pvchan, used by pvchanctl.
  *
  * One open file binds at most one VM.  Closing the file unbinds the VM and
- * removes its devices; so does the VMM's address space going away.
+ * removes its devices; so does the VMM's address space going away.  Devices
+ * can also be added, changed and removed through any other /dev/pvchan file
+ * by a caller that holds the VM's fd (PVCHAN_IOC_HOT_ADD, _DEV_CHANGED,
+ * _DEL_DEV).
  */
 #ifndef _PVCHAN_CTL_H
 #define _PVCHAN_CTL_H
@@ -45,6 +48,33 @@ struct pvchan_ctl_dev {
 	__u8 reserved[20];
 };
 
+/*
+ * struct pvchan_ctl_dev_ref - names a device of a bound VM, 24 bytes.
+ * Used on any /dev/pvchan file, not only the one that bound the VM: the
+ * caller proves its access to the VM with a VM file descriptor, as for
+ * PVCHAN_IOC_BIND.
+ * @vm_fd: a KVM VM file descriptor of the bound VM.
+ * @dev_id: device index (pvchan_ctl_dev.dev_id).
+ */
+struct pvchan_ctl_dev_ref {
+	__s32 vm_fd;
+	__u32 dev_id;
+	__u64 reserved[2];
+};
+
+/*
+ * struct pvchan_ctl_hot_add - PVCHAN_IOC_HOT_ADD argument, 80 bytes: add a
+ * device to a VM bound by another /dev/pvchan file, while the guest runs.
+ * @vm_fd: a KVM VM file descriptor of the bound VM.
+ * @dev: as for PVCHAN_IOC_ADD_DEV; @dev.dev_id is filled in.
+ */
+struct pvchan_ctl_hot_add {
+	__s32 vm_fd;
+	__u32 pad;
+	__u64 reserved;
+	struct pvchan_ctl_dev dev;
+};
+
 /* Block devices: read-only even if backend_fd is writable. */
 #define PVCHAN_CTL_DEV_F_RO		0x1
 
@@ -53,5 +83,18 @@ struct pvchan_ctl_dev {
 
 #define PVCHAN_IOC_BIND		_IOWR(PVCHAN_CTL_MAGIC, 1, struct pvchan_ctl_bind)
 #define PVCHAN_IOC_ADD_DEV	_IOWR(PVCHAN_CTL_MAGIC, 2, struct pvchan_ctl_dev)
+/*
+ * The device's backend changed (a block backend was resized): announce its
+ * new configuration to the guest.  Errors: ENOENT (VM not bound), ENODEV.
+ */
+#define PVCHAN_IOC_DEV_CHANGED	_IOW(PVCHAN_CTL_MAGIC, 3, struct pvchan_ctl_dev_ref)
+/*
+ * Hot-add a device to a bound VM (errors: ENOENT, VM not bound, and those
+ * of PVCHAN_IOC_ADD_DEV), or hot-remove one (ENOENT, ENODEV).  The guest is
+ * told through its event interrupt (ABI 1.2, PVCHAN_F_DEV_EVENTS); device
+ * indices are not reused.
+ */
+#define PVCHAN_IOC_HOT_ADD	_IOWR(PVCHAN_CTL_MAGIC, 4, struct pvchan_ctl_hot_add)
+#define PVCHAN_IOC_DEL_DEV	_IOW(PVCHAN_CTL_MAGIC, 5, struct pvchan_ctl_dev_ref)
 
 #endif /* _PVCHAN_CTL_H */

@@ -114,6 +114,8 @@ struct pvchan_blk_queue {
  * @index: disk index (name and minors).
  * @max_segs: segments per request.
  * @serial: serial number from the host, printable characters only.
+ * @capacity_changes: capacity changes announced by the host and applied
+ *	(written by the event work only).
  * @queues: per queue state.
  */
 struct pvchan_blk {
@@ -125,6 +127,7 @@ struct pvchan_blk {
 	int index;
 	unsigned int max_segs;
 	char serial[PVCHAN_BLK_SERIAL_LEN + 1];
+	u64 capacity_changes;
 	struct pvchan_blk_queue queues[];
 };
 
@@ -229,6 +232,8 @@ static void pvchan_blk_parse_config(struct pvchan_gdev *dev,
 		   v : SECTOR_SIZE;
 	v = le32_to_cpu(cfg->physical_block_size);
 	lim->pbs = is_power_of_2(v) && v >= lim->lbs ? v : lim->lbs;
+	/* No partial logical block at the end. */
+	lim->capacity = round_down(lim->capacity, lim->lbs >> SECTOR_SHIFT);
 
 	/* Both the descriptor and the config bound the segments. */
 	v = min_t(u32, le32_to_cpu(cfg->max_segs),
@@ -637,6 +642,8 @@ static void pvchan_blk_debugfs_init(struct pvchan_blk *blk)
 
 	snprintf(name, sizeof(name), "blk%u", dev->index);
 	blk->dbg = debugfs_create_dir(name, pvchan_gdbg_root);
+	debugfs_create_u64("capacity_changes", 0444, blk->dbg,
+			   &blk->capacity_changes);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_gqueue *gq = &dev->queues[i];
 
@@ -804,8 +811,36 @@ out_free_blk:
 }
 
 /**
- * pvchan_blk_remove() - remove a block device's disk and stop its queues.
+ * pvchan_blk_config_changed() - apply a configuration change announced by
+ * the host (PVCHAN_F_DEV_EVENTS): today, the capacity.
  * @dev: device set up by pvchan_blk_probe().
+ *
+ * Context: process context (the event work); sleeps.
+ */
+void pvchan_blk_config_changed(struct pvchan_gdev *dev)
+{
+	struct pvchan_blk *blk = dev->priv;
+	struct pvchan_blk_config cfg;
+	struct pvchan_blk_limits lim;
+
+	if (!blk || pvchan_dev_config(dev, &cfg, sizeof(cfg)))
+		return;
+	pvchan_blk_parse_config(dev, &cfg, &lim);
+	/* Whole blocks of the size the disk has (the host may not change it). */
+	lim.capacity = round_down(lim.capacity,
+				  queue_logical_block_size(blk->disk->queue) >>
+				  SECTOR_SHIFT);
+	if (lim.capacity == get_capacity(blk->disk))
+		return;
+	blk->capacity_changes++;
+	/* Logs the change and sends a RESIZE=1 uevent. */
+	set_capacity_and_notify(blk->disk, lim.capacity);
+}
+
+/**
+ * pvchan_blk_remove() - remove a block device's disk and stop its queues.
+ * @dev: device set up by pvchan_blk_probe(); with @dev->gone set (the host
+ *	removed it) its requests in flight end with an I/O error.
  *
  * del_gendisk() waits for every request to end (timed out ones are retried
  * or failed by the reset work meanwhile), so no request is on a ring when
@@ -816,8 +851,28 @@ out_free_blk:
 void pvchan_blk_remove(struct pvchan_gdev *dev)
 {
 	struct pvchan_blk *blk = dev->priv;
+	unsigned long flags;
+	unsigned int i;
 
 	debugfs_remove(blk->dbg);
+	if (dev->gone) {
+		/*
+		 * Hot-removed: the host holds no request any more.  Dead
+		 * queues fail new requests, and their reset work fails those
+		 * in flight, so del_gendisk() has nothing to wait for.
+		 */
+		pr_info("%s: removed by the host, failing its I/O\n",
+			blk->disk->disk_name);
+		for (i = 0; i < dev->num_queues; i++) {
+			struct pvchan_blk_queue *bq = &blk->queues[i];
+
+			spin_lock_irqsave(&bq->gq->lock, flags);
+			bq->dead = true;
+			spin_unlock_irqrestore(&bq->gq->lock, flags);
+			queue_work(blk->wq, &bq->reset_work);
+		}
+		flush_workqueue(blk->wq);
+	}
 	del_gendisk(blk->disk);
 	/*
 	 * Waits for a reset work still running; one that starts now finds

@@ -100,8 +100,11 @@ int pvchan_irq_setup(struct pvchan_gqueue *q, irq_handler_t handler)
 	char *name;
 	int virq, ret;
 
-	name = kasprintf(GFP_KERNEL, "pvchan-dev%u-q%u", q->dev->index,
-			 q->index);
+	if (q->dev->index == PVCHAN_EVENT_DEV)
+		name = kasprintf(GFP_KERNEL, "pvchan-events");
+	else
+		name = kasprintf(GFP_KERNEL, "pvchan-dev%u-q%u", q->dev->index,
+				 q->index);
 	if (!name)
 		return -ENOMEM;
 	virq = irq_domain_alloc_irqs(pvchan_irq_domain, 1, NUMA_NO_NODE, q);

@@ -7,12 +7,14 @@
  * VM not bound to pvchan_host) the module loads, says so once and stays
  * idle.
  */
+#include <linux/bitmap.h>
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/io.h>
 #include <linux/log2.h>
 #include <linux/kvm_para.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <asm/kvm_para.h>
@@ -30,9 +32,29 @@ MODULE_PARM_DESC(max_queues, "Most queues per device (1-64, default 64)");
 struct pvchan_channel pvchan_chan;
 struct dentry *pvchan_gdbg_root;
 
+/*
+ * Devices by host index; pvchan_devs_lock protects the table against the
+ * event work (hot-add, hot-remove) for debugfs readers.  Indices the guest
+ * does not drive (unknown type, failed probe) are in pvchan_devs_skipped.
+ */
+static DEFINE_MUTEX(pvchan_devs_lock);
 static struct pvchan_gdev *pvchan_devs[PVCHAN_GUEST_MAX_DEVS];
+static DECLARE_BITMAP(pvchan_devs_skipped, PVCHAN_GUEST_MAX_DEVS);
 static unsigned int pvchan_num_devs;
 static bool pvchan_connected;
+
+/*
+ * Device events (PVCHAN_F_DEV_EVENTS): the event interrupt is a queue of a
+ * pseudo-device, index PVCHAN_EVENT_DEV, with no ring; its handler defers
+ * to pvchan_event_work, which reads the devices' descriptors again.
+ */
+static struct pvchan_gdev *pvchan_event_dev;
+static void pvchan_event_fn(struct work_struct *work);
+static DECLARE_WORK(pvchan_event_work, pvchan_event_fn);
+static atomic64_t pvchan_events;
+static atomic64_t pvchan_config_changes;
+static atomic64_t pvchan_hot_added;
+static atomic64_t pvchan_hot_removed;
 static atomic64_t pvchan_hc_count[PVCHAN_HC_COUNT + 1];
 static atomic64_t pvchan_hc_errors;
 static atomic64_t pvchan_req_seq;
@@ -219,18 +241,26 @@ static int pvchan_state_show(struct seq_file *m, void *unused)
 		   pvchan_connected ? "connected" : "idle", PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
 		   pvchan_chan.host_major, pvchan_chan.host_minor,
 		   pvchan_chan.features, pvchan_num_devs);
-	for (i = 0; i < pvchan_num_devs; i++)
-		seq_printf(m, "dev%u type %u queues %u queue_size %u\n", i,
-			   le32_to_cpu(pvchan_devs[i]->desc.type),
-			   pvchan_devs[i]->num_queues,
-			   pvchan_devs[i]->queue_size);
+	seq_printf(m, "events %lld\nconfig_changes %lld\nhot_added %lld\nhot_removed %lld\n",
+		   atomic64_read(&pvchan_events),
+		   atomic64_read(&pvchan_config_changes),
+		   atomic64_read(&pvchan_hot_added),
+		   atomic64_read(&pvchan_hot_removed));
+	mutex_lock(&pvchan_devs_lock);
+	for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++)
+		if (pvchan_devs[i])
+			seq_printf(m, "dev%u type %u queues %u queue_size %u\n",
+				   i, le32_to_cpu(pvchan_devs[i]->desc.type),
+				   pvchan_devs[i]->num_queues,
+				   pvchan_devs[i]->queue_size);
+	mutex_unlock(&pvchan_devs_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_state);
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "unknown",
+	"kick", "irq_route", "dev_map", "unknown",
 };
 
 static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
@@ -245,58 +275,198 @@ static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_hypercalls);
 
+/*
+ * Let go of device @i.  @gone: the host removed it (hot-remove); its
+ * requests in flight fail and the host is not called for it any more.
+ */
+static void pvchan_dev_unplug(unsigned int i, bool gone)
+{
+	struct pvchan_gdev *dev = pvchan_devs[i];
+
+	lockdep_assert_held(&pvchan_devs_lock);
+	dev->gone = gone;
+	switch (le32_to_cpu(dev->desc.type)) {
+	case PVCHAN_DEV_ECHO:
+		pvchan_echo_remove(dev);
+		break;
+	case PVCHAN_DEV_BLK:
+		pvchan_blk_remove(dev);
+		break;
+	}
+	pvchan_devs[i] = NULL;
+	pvchan_num_devs--;
+	kfree(dev);
+}
+
 static void pvchan_remove_devs(void)
 {
-	while (pvchan_num_devs) {
-		struct pvchan_gdev *dev = pvchan_devs[--pvchan_num_devs];
+	unsigned int i;
 
-		switch (le32_to_cpu(dev->desc.type)) {
-		case PVCHAN_DEV_ECHO:
-			pvchan_echo_remove(dev);
-			break;
-		case PVCHAN_DEV_BLK:
-			pvchan_blk_remove(dev);
-			break;
-		}
-		kfree(dev);
+	mutex_lock(&pvchan_devs_lock);
+	for (i = PVCHAN_GUEST_MAX_DEVS; i--;)
+		if (pvchan_devs[i])
+			pvchan_dev_unplug(i, false);
+	mutex_unlock(&pvchan_devs_lock);
+}
+
+/*
+ * Probe device @i.  Return: 0 (driven, or skipped: unknown type, or the
+ * driver declined with -ENODEV), or the error of a failed probe.
+ */
+static int pvchan_dev_plug(unsigned int i)
+{
+	struct pvchan_gdev *dev;
+	int ret;
+
+	lockdep_assert_held(&pvchan_devs_lock);
+	dev = pvchan_dev_create(i);
+	if (IS_ERR(dev)) {
+		set_bit(i, pvchan_devs_skipped);
+		return PTR_ERR(dev);
 	}
+	switch (le32_to_cpu(dev->desc.type)) {
+	case PVCHAN_DEV_ECHO:
+		ret = pvchan_echo_probe(dev);
+		break;
+	case PVCHAN_DEV_BLK:
+		ret = pvchan_blk_probe(dev);
+		break;
+	default:
+		pr_info("dev%u: type %u not handled by this guest\n",
+			i, le32_to_cpu(dev->desc.type));
+		ret = -ENODEV;
+		break;
+	}
+	if (ret) {
+		set_bit(i, pvchan_devs_skipped);
+		kfree(dev);
+		/* -ENODEV: logged; the other devices still work. */
+		return ret == -ENODEV ? 0 : ret;
+	}
+	pvchan_devs[i] = dev;
+	pvchan_num_devs++;
+	return 0;
+}
+
+/* Read @dev's descriptor again; act on a configuration change. */
+static void pvchan_dev_recheck(struct pvchan_gdev *dev)
+{
+	struct pvchan_dev_desc *d;
+	u32 gen;
+	long ret;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return;
+	ret = pvchan_hc(PVCHAN_HC_DEV_INFO, dev->index, virt_to_phys(d),
+			sizeof(*d), 0);
+	gen = le32_to_cpu(d->config_gen);
+	if (ret) {
+		pvchan_host_err("dev%u: DEV_INFO failed: %ld\n", dev->index,
+				ret);
+	} else if (d->type != dev->desc.type) {
+		pvchan_host_err("dev%u: host changed the device type to %u\n",
+				dev->index, le32_to_cpu(d->type));
+	} else if (gen != le32_to_cpu(dev->desc.config_gen)) {
+		/* Only the generation: queues and features stay as probed. */
+		dev->desc.config_gen = d->config_gen;
+		atomic64_inc(&pvchan_config_changes);
+		if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_BLK)
+			pvchan_blk_config_changed(dev);
+	}
+	kfree(d);
+}
+
+/* On the event interrupt: compare the host's devices with ours. */
+static void pvchan_event_fn(struct work_struct *work)
+{
+	unsigned int i;
+	long map;
+	int ret;
+
+	map = pvchan_hc(PVCHAN_HC_DEV_MAP, 0, 0, 0, 0);
+	if (map < 0) {
+		pvchan_host_err("DEV_MAP failed: %ld\n", map);
+		return;
+	}
+	mutex_lock(&pvchan_devs_lock);
+	for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++) {
+		bool present = map & BIT(i);
+
+		if (pvchan_devs[i] && !present) {
+			pr_info("dev%u: removed by the host\n", i);
+			pvchan_dev_unplug(i, true);
+			atomic64_inc(&pvchan_hot_removed);
+		} else if (pvchan_devs[i]) {
+			pvchan_dev_recheck(pvchan_devs[i]);
+		} else if (present && !test_bit(i, pvchan_devs_skipped)) {
+			pr_info("dev%u: added by the host\n", i);
+			ret = pvchan_dev_plug(i);
+			if (ret)
+				pr_err("dev%u: probe failed: %d\n", i, ret);
+			else if (pvchan_devs[i])
+				atomic64_inc(&pvchan_hot_added);
+		}
+	}
+	mutex_unlock(&pvchan_devs_lock);
+}
+
+static irqreturn_t pvchan_event_irq(int irq, void *data)
+{
+	atomic64_inc(&pvchan_events);
+	schedule_work(&pvchan_event_work);
+	return IRQ_HANDLED;
+}
+
+/* Route the event interrupt; the channel works without it. */
+static void pvchan_events_init(void)
+{
+	struct pvchan_gdev *ev;
+	int ret;
+
+	if (!(pvchan_chan.features & BIT_ULL(PVCHAN_F_DEV_EVENTS)))
+		return;
+	ev = kzalloc(struct_size(ev, queues, 1), GFP_KERNEL);
+	if (!ev)
+		return;
+	ev->index = PVCHAN_EVENT_DEV;
+	ev->num_queues = 1;
+	ev->queues[0].dev = ev;
+	ev->queues[0].cpu = cpumask_first(cpu_online_mask);
+	spin_lock_init(&ev->queues[0].lock);
+	ret = pvchan_irq_setup(&ev->queues[0], pvchan_event_irq);
+	if (ret) {
+		pr_warn("no event interrupt (%d): device changes need a reload\n",
+			ret);
+		kfree(ev);
+		return;
+	}
+	pvchan_event_dev = ev;
+	/* Catch changes made before the route was set. */
+	schedule_work(&pvchan_event_work);
+}
+
+static void pvchan_events_exit(void)
+{
+	if (!pvchan_event_dev)
+		return;
+	pvchan_hc(PVCHAN_HC_IRQ_ROUTE, PVCHAN_EVENT_DEV, 0, 0, 0);
+	pvchan_irq_teardown(&pvchan_event_dev->queues[0]);
+	cancel_work_sync(&pvchan_event_work);
+	kfree(pvchan_event_dev);
+	pvchan_event_dev = NULL;
 }
 
 static int pvchan_probe_devs(void)
 {
-	struct pvchan_gdev *dev;
 	u32 i;
-	int ret;
+	int ret = 0;
 
-	for (i = 0; i < pvchan_chan.num_devices; i++) {
-		dev = pvchan_dev_create(i);
-		if (IS_ERR(dev))
-			return PTR_ERR(dev);
-		switch (le32_to_cpu(dev->desc.type)) {
-		case PVCHAN_DEV_ECHO:
-			ret = pvchan_echo_probe(dev);
-			break;
-		case PVCHAN_DEV_BLK:
-			ret = pvchan_blk_probe(dev);
-			break;
-		default:
-			pr_info("dev%u: type %u not handled by this guest\n",
-				i, le32_to_cpu(dev->desc.type));
-			kfree(dev);
-			continue;
-		}
-		if (ret == -ENODEV) {
-			/* Logged by the driver; the other devices still work. */
-			kfree(dev);
-			continue;
-		}
-		if (ret) {
-			kfree(dev);
-			return ret;
-		}
-		pvchan_devs[pvchan_num_devs++] = dev;
-	}
-	return 0;
+	mutex_lock(&pvchan_devs_lock);
+	for (i = 0; i < pvchan_chan.num_devices && !ret; i++)
+		ret = pvchan_dev_plug(i);
+	mutex_unlock(&pvchan_devs_lock);
+	return ret;
 }
 
 static int __init pvchan_guest_init(void)
@@ -323,6 +493,7 @@ static int __init pvchan_guest_init(void)
 	ret = pvchan_probe_devs();
 	if (ret)
 		goto out_remove_devs;
+	pvchan_events_init();
 	pvchan_connected = true;
 	return 0;
 
@@ -337,6 +508,7 @@ out_debugfs:
 static void __exit pvchan_guest_exit(void)
 {
 	if (pvchan_connected) {
+		pvchan_events_exit();
 		pvchan_remove_devs();
 		pvchan_irq_exit();
 	}

@@ -97,6 +97,8 @@ struct pvchan_gqueue {
  * @desc: descriptor as read (and checked) at probe.
  * @num_queues: queues in use (host offer, capped by the guest).
  * @queue_size: ring entries in use.
+ * @gone: the host removed the device (hot-remove): its driver fails what
+ *	is in flight and makes no more hypercalls for it.
  * @dbg: debugfs directory.
  * @priv: device-type driver state.
  * @queues: the queues.
@@ -106,13 +108,15 @@ struct pvchan_gdev {
 	struct pvchan_dev_desc desc;
 	u16 num_queues;
 	u32 queue_size;
+	bool gone;
 	struct dentry *dbg;
 	void *priv;
 	struct pvchan_gqueue queues[];
 };
 
 #define PVCHAN_GUEST_FEATURES \
-	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT))
+	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT) | \
+	 BIT_ULL(PVCHAN_F_DEV_EVENTS))
 #define PVCHAN_GUEST_MAX_DEVS	16
 
 /* main.c */
@@ -154,6 +158,7 @@ void pvchan_echo_remove(struct pvchan_gdev *dev);
 /* blk.c */
 int pvchan_blk_probe(struct pvchan_gdev *dev);
 void pvchan_blk_remove(struct pvchan_gdev *dev);
+void pvchan_blk_config_changed(struct pvchan_gdev *dev);
 
 /* Log messages about values from the host: rate limited. */
 #define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)

@@ -299,6 +299,9 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
 void pvchan_gqueue_destroy(struct pvchan_gqueue *q)
 {
 	pvchan_irq_teardown(q);
-	pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0, 0);
+	/* A hot-removed device's queues are gone on the host already. */
+	if (!q->dev->gone)
+		pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0,
+			  0);
 	pvchan_gring_free(&q->ring);
 }

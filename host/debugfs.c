@@ -58,9 +58,22 @@ static int pvchan_info_show(struct seq_file *m, void *unused)
 	seq_printf(m, "vm_id %u\nvmm_pid %d\nbound_by_pid %d\nabi %u.%u\nnegotiated %u\nfeatures %#llx\ndevices %u\n",
 		   vm->id, vm->vmm_pid, vm->pid, PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
 		   READ_ONCE(vm->hello_done), vm->features, n);
-	for (i = 0; i < n; i++)
-		seq_printf(m, "dev%u %s queues %u\n", i, vm->devs[i]->ops->name,
-			   vm->devs[i]->num_queues);
+	seq_printf(m, "event_route %#llx\nevents %lld\n",
+		   READ_ONCE(vm->event_route), atomic64_read(&vm->events));
+	/* Hot-removal unlinks devices under vm->lock. */
+	mutex_lock(&vm->lock);
+	for (i = 0; i < n; i++) {
+		struct pvchan_dev *dev = vm->devs[i];
+
+		if (!dev) {
+			seq_printf(m, "dev%u removed\n", i);
+			continue;
+		}
+		seq_printf(m, "dev%u %s queues %u config_gen %d\n", i,
+			   dev->ops->name, dev->num_queues,
+			   atomic_read(&dev->config_gen));
+	}
+	mutex_unlock(&vm->lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_info);

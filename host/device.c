@@ -3,6 +3,7 @@
  * Devices offered to a bound VM: creation from a PVCHAN_IOC_ADD_DEV request
  * (user input, checked with clear errors) and release.
  */
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
@@ -31,12 +32,15 @@ static const struct pvchan_dev_ops *pvchan_find_ops(u32 type)
  * @vm: the VM.
  * @cfg: the request from user space; @cfg->dev_id is filled in.
  *
- * Devices can be added until the guest's first HELLO (hot-add is for a later
- * ABI minor).
+ * Before the guest's first HELLO the device is simply there when the guest
+ * probes; after it, this is a hot-add, announced with the VM's event
+ * interrupt (a guest without PVCHAN_F_DEV_EVENTS sees the device when it
+ * probes again).  Device indices are never reused.
  *
+ * Context: process context, under pvchan_vms_lock (the VM stays bound).
  * Return: 0, -EINVAL (bad parameters), -EOPNOTSUPP (unknown type), -ENOSPC
- * (too many devices), -EBUSY (guest already negotiated), -EBADF (backend
- * fd not open), -ENOMEM, or the device type's own error.
+ * (no device index left), -EBADF (backend fd not open), -ENOMEM, or the
+ * device type's own error.
  */
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 {
@@ -46,6 +50,7 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 	struct pvchan_dev *dev;
 	unsigned int i;
 	int ret = 0;
+	bool hot;
 
 	if (!ops)
 		return -EOPNOTSUPP;
@@ -91,23 +96,60 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 	}
 
 	mutex_lock(&vm->lock);
-	if (vm->hello_done)
-		ret = -EBUSY;
-	else if (vm->num_devs >= PVCHAN_CTL_MAX_DEVS)
-		ret = -ENOSPC;
-	if (ret) {
+	if (vm->num_devs >= PVCHAN_CTL_MAX_DEVS) {
 		mutex_unlock(&vm->lock);
 		pvchan_dev_free(dev);
-		return ret;
+		return -ENOSPC;
 	}
 	dev->index = vm->num_devs;
+	/* Before the device is reachable: its directory exists when it is. */
+	pvchan_debugfs_dev_add(dev);
 	vm->devs[dev->index] = dev;
 	/* Handlers index devs[] locklessly below num_devs. */
 	smp_store_release(&vm->num_devs, dev->index + 1);
+	hot = vm->hello_done;
 	mutex_unlock(&vm->lock);
 
 	cfg->dev_id = dev->index;
-	pvchan_debugfs_dev_add(dev);
+	if (hot) {
+		pr_info("vm%u: dev%u: %s added\n", vm->id, dev->index, ops->name);
+		pvchan_vm_event(vm);
+	}
+	return 0;
+}
+
+/**
+ * pvchan_dev_remove() - hot-remove a device from a bound VM.
+ * @vm: the VM.
+ * @index: device index.
+ *
+ * The device disappears from the guest's view at once (its hypercalls fail
+ * with PVCHAN_ENODEV, DEV_MAP drops it), its queues stop (requests not yet
+ * completed stay so: the guest fails them) and it is freed; the guest is
+ * told with the event interrupt.
+ *
+ * Context: process context, under pvchan_vms_lock (the VM stays bound).
+ * Return: 0 or -ENODEV.
+ */
+int pvchan_dev_remove(struct pvchan_vm *vm, u32 index)
+{
+	struct pvchan_dev *dev = NULL;
+
+	mutex_lock(&vm->lock);
+	if (index < vm->num_devs)
+		dev = vm->devs[index];
+	if (dev)
+		WRITE_ONCE(vm->devs[index], NULL);
+	mutex_unlock(&vm->lock);
+	if (!dev)
+		return -ENODEV;
+
+	/* No hypercall handler holds the device after this. */
+	synchronize_srcu(&pvchan_srcu);
+	debugfs_remove(dev->dbg);
+	pvchan_dev_free(dev);
+	pr_info("vm%u: dev%u removed\n", vm->id, index);
+	pvchan_vm_event(vm);
 	return 0;
 }
 
@@ -126,4 +168,42 @@ void pvchan_dev_free(struct pvchan_dev *dev)
 	if (dev->ops->destroy)
 		dev->ops->destroy(dev);
 	kfree(dev);
+}
+
+/**
+ * pvchan_dev_changed() - tell the guest that a device's configuration
+ * changed (its backend was resized, say).
+ * @dev: the device.
+ *
+ * Bumps the device's config_gen and raises the VM's event interrupt if the
+ * guest routed one (PVCHAN_F_DEV_EVENTS); a guest without it sees the new
+ * configuration the next time it reads it.
+ *
+ * Context: process context, under pvchan_vms_lock (the VM stays bound).
+ */
+void pvchan_dev_changed(struct pvchan_dev *dev)
+{
+	u32 gen = atomic_inc_return(&dev->config_gen);
+
+	pr_info("vm%u: dev%u: configuration changed (generation %u)\n",
+		dev->vm->id, dev->index, gen);
+	pvchan_vm_event(dev->vm);
+}
+
+/**
+ * pvchan_vm_event() - raise the VM's event interrupt, if the guest routed
+ * one (PVCHAN_F_DEV_EVENTS).
+ * @vm: the VM.
+ */
+void pvchan_vm_event(struct pvchan_vm *vm)
+{
+	u64 route = READ_ONCE(vm->event_route);
+
+	if (!(route & PVCHAN_ROUTE_VALID)) {
+		pr_info("vm%u: guest not listening for device events\n",
+			vm->id);
+		return;
+	}
+	if (!pvchan_kvm_inject(vm->kvm, route & 0xff, (u32)(route >> 8)))
+		atomic64_inc(&vm->events);
 }

@@ -51,7 +51,7 @@ static const u16 pvchan_reject_errno[PVCHAN_REJ_NR] = {
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "unknown",
+	"kick", "irq_route", "dev_map", "unknown",
 };
 
 /**
@@ -119,7 +119,8 @@ static struct pvchan_dev *pvchan_get_dev(struct pvchan_vm *vm,
 
 	if (idx >= n)
 		return NULL;
-	return vm->devs[array_index_nospec(idx, n)];
+	/* NULL once hot-removed; freed only after an SRCU grace period. */
+	return READ_ONCE(vm->devs[array_index_nospec(idx, n)]);
 }
 
 static struct pvchan_queue *pvchan_get_queue(struct pvchan_dev *dev,
@@ -134,8 +135,9 @@ static void pvchan_vm_reset_queues(struct pvchan_vm *vm)
 {
 	u32 i, j;
 
+	lockdep_assert_held(&vm->lock);
 	for (i = 0; i < vm->num_devs; i++)
-		for (j = 0; j < vm->devs[i]->num_queues; j++)
+		for (j = 0; vm->devs[i] && j < vm->devs[i]->num_queues; j++)
 			pvchan_queue_reset(&vm->devs[i]->queues[j]);
 }
 
@@ -193,6 +195,7 @@ static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
 	mutex_lock(&vm->lock);
 	/* A new HELLO is a guest reboot or driver reload: start over. */
 	WRITE_ONCE(vm->hello_done, false);
+	WRITE_ONCE(vm->event_route, 0);
 	pvchan_vm_reset_queues(vm);
 
 	why = pvchan_hello_negotiate(&h, vm->num_devs, &vm->features);
@@ -232,6 +235,7 @@ static long pvchan_hc_dev_info(struct pvchan_vm *vm, unsigned long nr,
 	d.max_segs = cpu_to_le16(dev->max_segs);
 	d.features = cpu_to_le64(dev->features);
 	d.config_len = cpu_to_le32(dev->config_len);
+	d.config_gen = cpu_to_le32(atomic_read(&dev->config_gen));
 	if (pvchan_kvm_write(vm->kvm, a[1], &d, size))
 		return pvchan_fail(vm, nr, PVCHAN_REJ_FAULT);
 	return PVCHAN_OK;
@@ -327,24 +331,57 @@ static long pvchan_hc_kick(struct pvchan_vm *vm, unsigned long nr,
 	return PVCHAN_OK;
 }
 
-/* IRQ_ROUTE: a0 = device, a1 = queue, a2 = vector, a3 = APIC id. */
+/*
+ * IRQ_ROUTE: a0 = device, a1 = queue, a2 = vector, a3 = APIC id; with
+ * PVCHAN_F_DEV_EVENTS, a0 = PVCHAN_EVENT_DEV and a1 = 0 route the VM's
+ * event interrupt (a2 = 0: remove that route).
+ */
 static long pvchan_hc_irq_route(struct pvchan_vm *vm, unsigned long nr,
 				const unsigned long *a)
 {
-	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
-	struct pvchan_queue *q;
+	bool event = a[0] == PVCHAN_EVENT_DEV &&
+		     (vm->features & BIT_ULL(PVCHAN_F_DEV_EVENTS));
+	struct pvchan_dev *dev = NULL;
+	struct pvchan_queue *q = NULL;
+	u64 route;
 
-	if (!dev)
-		return pvchan_fail(vm, nr, PVCHAN_REJ_NODEV);
-	q = pvchan_get_queue(dev, a[1]);
-	if (!q)
+	if (!event) {
+		dev = pvchan_get_dev(vm, a[0]);
+		if (!dev)
+			return pvchan_fail(vm, nr, PVCHAN_REJ_NODEV);
+		q = pvchan_get_queue(dev, a[1]);
+	}
+	if (event ? a[1] != 0 : !q)
 		return pvchan_fail(vm, nr, PVCHAN_REJ_NOQUEUE);
+	if (event && !a[2]) {
+		WRITE_ONCE(vm->event_route, 0);
+		return PVCHAN_OK;
+	}
 	if (a[2] < PVCHAN_IRQ_VECTOR_MIN || a[2] > PVCHAN_IRQ_VECTOR_MAX)
 		return pvchan_fail(vm, nr, PVCHAN_REJ_INVAL);
 	if (a[3] > U32_MAX || !pvchan_kvm_apic_id_valid(vm->kvm, a[3]))
 		return pvchan_fail(vm, nr, PVCHAN_REJ_INVAL);
-	WRITE_ONCE(q->irq_route, PVCHAN_ROUTE_VALID | (u64)a[3] << 8 | a[2]);
+	route = PVCHAN_ROUTE_VALID | (u64)a[3] << 8 | a[2];
+	if (event)
+		WRITE_ONCE(vm->event_route, route);
+	else
+		WRITE_ONCE(q->irq_route, route);
 	return PVCHAN_OK;
+}
+
+/* DEV_MAP: no arguments; returns the bitmap of devices present. */
+static long pvchan_hc_dev_map(struct pvchan_vm *vm, unsigned long nr,
+			      const unsigned long *a)
+{
+	/* Pairs with the release in pvchan_dev_add(): devs[] below n is set. */
+	u32 i, n = smp_load_acquire(&vm->num_devs);
+	long map = 0;
+
+	static_assert(PVCHAN_CTL_MAX_DEVS < BITS_PER_LONG);
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(vm->devs[i]))
+			map |= BIT(i);
+	return map;
 }
 
 typedef long (*pvchan_hc_fn)(struct pvchan_vm *vm, unsigned long nr,
@@ -358,6 +395,7 @@ static const pvchan_hc_fn pvchan_hc_table[PVCHAN_HC_COUNT] = {
 	pvchan_hc_queue_reset,
 	pvchan_hc_kick,
 	pvchan_hc_irq_route,
+	pvchan_hc_dev_map,
 };
 
 /**
@@ -367,7 +405,8 @@ static const pvchan_hc_fn pvchan_hc_table[PVCHAN_HC_COUNT] = {
  * @nr: hypercall number, within [PVCHAN_HC_BASE, PVCHAN_HC_LAST].
  * @a: arguments a0..a3.
  *
- * Return: the value for the guest's RAX: PVCHAN_OK or -PVCHAN_E*.
+ * Return: the value for the guest's RAX: PVCHAN_OK (DEV_MAP: a bitmap) or
+ * -PVCHAN_E*.
  */
 long pvchan_hypercall(struct pvchan_vm *vm, u32 vcpu_id, unsigned long nr,
 		      const unsigned long *a)

@@ -59,7 +59,8 @@ static void pvchan_vm_unbind(struct pvchan_vm *vm)
 	synchronize_srcu(&pvchan_srcu);
 	pvchan_debugfs_vm_remove(vm);
 	for (i = 0; i < vm->num_devs; i++)
-		pvchan_dev_free(vm->devs[i]);
+		if (vm->devs[i])
+			pvchan_dev_free(vm->devs[i]);
 	vm->num_devs = 0;
 	mmu_notifier_unregister(&vm->mn, vm->mm);
 	pvchan_kvm_put(vm->kvm);
@@ -160,6 +161,85 @@ static long pvchan_ioctl_add_dev(struct pvchan_vm *vm, void __user *argp)
 	return copy_to_user(argp, &cfg, sizeof(cfg)) ? -EFAULT : 0;
 }
 
+/*
+ * Find the bound VM of a VM fd given by the caller and take
+ * pvchan_vms_lock, which keeps it bound; NULL (lock not held) with *err set
+ * if there is none.
+ */
+static struct pvchan_vm *pvchan_vm_get_locked(int vm_fd, int *err)
+{
+	struct pvchan_vm *vm;
+	struct kvm *kvm;
+
+	kvm = pvchan_kvm_get_from_fd(vm_fd);
+	if (IS_ERR(kvm)) {
+		*err = PTR_ERR(kvm);
+		return NULL;
+	}
+	mutex_lock(&pvchan_vms_lock);
+	list_for_each_entry(vm, &pvchan_vms, node) {
+		if (vm->kvm == kvm) {
+			/* The binding holds its own reference. */
+			pvchan_kvm_put(kvm);
+			return vm;
+		}
+	}
+	mutex_unlock(&pvchan_vms_lock);
+	pvchan_kvm_put(kvm);
+	*err = -ENOENT;
+	return NULL;
+}
+
+/* PVCHAN_IOC_DEV_CHANGED and PVCHAN_IOC_DEL_DEV. */
+static long pvchan_ioctl_dev_ref(unsigned int cmd, void __user *argp)
+{
+	struct pvchan_ctl_dev_ref ref;
+	struct pvchan_vm *vm;
+	int ret;
+
+	if (copy_from_user(&ref, argp, sizeof(ref)))
+		return -EFAULT;
+	if (ref.reserved[0] || ref.reserved[1])
+		return -EINVAL;
+	vm = pvchan_vm_get_locked(ref.vm_fd, &ret);
+	if (!vm)
+		return ret;
+	if (cmd == PVCHAN_IOC_DEL_DEV) {
+		ret = pvchan_dev_remove(vm, ref.dev_id);
+	} else {
+		ret = -ENODEV;
+		mutex_lock(&vm->lock);
+		if (ref.dev_id < vm->num_devs && vm->devs[ref.dev_id]) {
+			pvchan_dev_changed(vm->devs[ref.dev_id]);
+			ret = 0;
+		}
+		mutex_unlock(&vm->lock);
+	}
+	mutex_unlock(&pvchan_vms_lock);
+	return ret;
+}
+
+/* PVCHAN_IOC_HOT_ADD: a device for a VM bound by another file. */
+static long pvchan_ioctl_hot_add(void __user *argp)
+{
+	struct pvchan_ctl_hot_add arg;
+	struct pvchan_vm *vm;
+	int ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad || arg.reserved)
+		return -EINVAL;
+	vm = pvchan_vm_get_locked(arg.vm_fd, &ret);
+	if (!vm)
+		return ret;
+	ret = pvchan_dev_add(vm, &arg.dev);
+	mutex_unlock(&pvchan_vms_lock);
+	if (ret)
+		return ret;
+	return copy_to_user(argp, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
 static long pvchan_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -171,6 +251,11 @@ static long pvchan_ioctl(struct file *file, unsigned int cmd,
 		return pvchan_ioctl_bind(vm, argp);
 	case PVCHAN_IOC_ADD_DEV:
 		return pvchan_ioctl_add_dev(vm, argp);
+	case PVCHAN_IOC_DEV_CHANGED:
+	case PVCHAN_IOC_DEL_DEV:
+		return pvchan_ioctl_dev_ref(cmd, argp);
+	case PVCHAN_IOC_HOT_ADD:
+		return pvchan_ioctl_hot_add(argp);
 	default:
 		return -ENOTTY;
 	}

@@ -8,7 +8,9 @@
  *  - hypercall handlers find it through pvchan_vm_lookup() inside a
  *    pvchan_srcu read section; unbinding unlinks it and waits for that SRCU
  *    before anything is torn down;
- *  - devices and queues are added to a VM and live until the VM is freed.
+ *  - devices and queues are added to a VM and live until the VM is
+ *    unbound or the device is hot-removed (pvchan_dev_remove(): unlinked
+ *    under pvchan_vm.lock, freed after a pvchan_srcu grace period).
  */
 #ifndef _PVCHAN_HOST_H
 #define _PVCHAN_HOST_H
@@ -148,6 +150,8 @@ struct pvchan_dev_ops {
  * @fault_drop: fault injection (debugfs fault_drop_completions, off by
  *	default): the next this many requests are consumed and never
  *	completed, as if the backend lost them.
+ * @config_gen: configuration generation shown in DEV_INFO; incremented by
+ *	pvchan_dev_changed().
  * @max_segs: segments per request offered to the guest.
  * @features: device-type feature bits offered to the guest.
  * @config_len: bytes of device config (DEV_CONFIG).
@@ -163,6 +167,7 @@ struct pvchan_dev {
 	u16 max_queue_size;
 	u16 max_segs;
 	atomic_t fault_drop;
+	atomic_t config_gen;
 	u64 features;
 	u32 config_len;
 	void *priv;
@@ -178,11 +183,17 @@ struct pvchan_dev {
  * @id: host-wide id, names the debugfs directory.
  * @pid: tgid of the process that bound it (for status).
  * @vmm_pid: pid of the VMM that created the VM.
- * @lock: serialises device addition and HELLO.
+ * @lock: serialises device addition and removal, HELLO, and readers of
+ *	@devs outside hypercall handlers (debugfs).
  * @hello_done: the guest has negotiated (read locklessly by handlers).
  * @features: negotiated channel features.
+ * @event_route: 0, or the event interrupt (PVCHAN_ROUTE_VALID | apic_id << 8
+ *	| vector), set by IRQ_ROUTE on PVCHAN_EVENT_DEV, cleared by HELLO.
+ * @events: event interrupts raised.
  * @num_devs: number of entries in @devs, published with release semantics.
- * @devs: devices, append only until the VM is freed.
+ * @devs: devices by index; indices are never reused, a hot-removed device's
+ *	entry becomes NULL (under @lock) and the device is freed after an
+ *	SRCU grace period.
  * @mn: notifier on @mm: its release unbinds the VM.
  * @release_work: runs the unbind after the VMM's address space is gone.
  * @bound: still in pvchan_vms (under pvchan_vms_lock).
@@ -198,9 +209,11 @@ struct pvchan_vm {
 	u32 id;
 	pid_t pid;
 	pid_t vmm_pid;
-	struct mutex lock;	/* devices and HELLO; see @lock above */
+	struct mutex lock;	/* devices, HELLO; see @lock above */
 	bool hello_done;
 	u64 features;
+	u64 event_route;
+	atomic64_t events;
 	u32 num_devs;
 	struct pvchan_dev *devs[PVCHAN_CTL_MAX_DEVS];
 	struct mmu_notifier mn;
@@ -244,6 +257,9 @@ void pvchan_queue_reset(struct pvchan_queue *q);
 /* device.c */
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg);
 void pvchan_dev_free(struct pvchan_dev *dev);
+int pvchan_dev_remove(struct pvchan_vm *vm, u32 index);
+void pvchan_dev_changed(struct pvchan_dev *dev);
+void pvchan_vm_event(struct pvchan_vm *vm);
 extern const struct pvchan_dev_ops pvchan_echo_ops;
 extern const struct pvchan_dev_ops pvchan_blk_ops;
 

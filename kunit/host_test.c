@@ -36,6 +36,7 @@ static const struct pvchan_layout_case pvchan_layout_cases[] = {
 	LAYOUT(offsetof(struct pvchan_dev_desc, max_segs), 12),
 	LAYOUT(offsetof(struct pvchan_dev_desc, features), 16),
 	LAYOUT(offsetof(struct pvchan_dev_desc, config_len), 24),
+	LAYOUT(offsetof(struct pvchan_dev_desc, config_gen), 28),
 	LAYOUT(offsetof(struct pvchan_dev_desc, reserved), 32),
 	LAYOUT(sizeof(struct pvchan_ring_hdr), PVCHAN_RING_HDR_SIZE),
 	LAYOUT(offsetof(struct pvchan_ring_hdr, sq_prod), 0),
@@ -86,14 +87,17 @@ static void pvchan_abi_numbers_test(struct kunit *test)
 	/* Below 2^31, far from KVM's own hypercalls, one range. */
 	KUNIT_EXPECT_LT(test, PVCHAN_HC_LAST, 0x80000000U);
 	KUNIT_EXPECT_GT(test, PVCHAN_HC_BASE, 1000U);
-	KUNIT_EXPECT_EQ(test, PVCHAN_HC_IRQ_ROUTE, PVCHAN_HC_BASE +
+	KUNIT_EXPECT_EQ(test, PVCHAN_HC_DEV_MAP, PVCHAN_HC_BASE +
 			PVCHAN_HC_COUNT - 1);
 	/* Error codes: their own range, away from KVM's 1000. */
 	KUNIT_EXPECT_GT(test, PVCHAN_ENOSYS, PVCHAN_ERR_BASE);
 	KUNIT_EXPECT_LE(test, PVCHAN_ERR_LAST, PVCHAN_ERR_BASE + 255);
 	KUNIT_EXPECT_EQ(test, PVCHAN_F_KNOWN_MASK,
 			BIT_ULL(PVCHAN_F_EVENT_IDX) |
-			BIT_ULL(PVCHAN_F_INDIRECT));
+			BIT_ULL(PVCHAN_F_INDIRECT) |
+			BIT_ULL(PVCHAN_F_DEV_EVENTS));
+	/* No device index can collide with the event pseudo-device. */
+	KUNIT_EXPECT_GT(test, PVCHAN_EVENT_DEV, PVCHAN_CTL_MAX_DEVS);
 }
 
 /* pvchan_need_event() from the ABI header: (event, new, old) -> notify? */
@@ -147,6 +151,9 @@ static const struct pvchan_hello_case pvchan_hello_cases[] = {
 	{ "older guest (1.0), event idx only", 1, 0,
 	  BIT_ULL(PVCHAN_F_EVENT_IDX), -1, BIT_ULL(PVCHAN_F_EVENT_IDX) },
 	{ "older guest, no features", 1, 0, 0, -1, 0 },
+	{ "1.1 guest: no device events", 1, 1,
+	  BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT), -1,
+	  BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT) },
 	{ "newer guest minor, unknown features dropped", 1, 99,
 	  ~0ULL, -1, PVCHAN_F_KNOWN_MASK },
 	{ "newer major refused", 2, 0, PVCHAN_F_KNOWN_MASK,

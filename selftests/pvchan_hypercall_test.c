@@ -189,9 +189,11 @@ static const struct row rows[] = {
 	    HC(KICK), 0, 0, 0, 0, R_NOTREADY),
 	ROW("pre-HELLO IRQ_ROUTE -> ENOTREADY",
 	    HC(IRQ_ROUTE), 0, 0, IRQ_VECTOR, 0, R_NOTREADY),
+	ROW("pre-HELLO DEV_MAP -> ENOTREADY",
+	    HC(DEV_MAP), 0, 0, 0, 0, R_NOTREADY),
 	/* Unassigned numbers of pvchan's range, and numbers outside it. */
-	ROW("unassigned BASE+7 -> ENOSYS",
-	    PVCHAN_HC_BASE + 7, 0, 0, 0, 0, R_ENOSYS),
+	ROW("unassigned BASE+8 -> ENOSYS",
+	    PVCHAN_HC_BASE + 8, 0, 0, 0, 0, R_ENOSYS),
 	ROW("unassigned HC_LAST -> ENOSYS",
 	    PVCHAN_HC_LAST, 0, 0, 0, 0, R_ENOSYS),
 	ROW("foreign 0x12345 -> -KVM_ENOSYS",
@@ -327,6 +329,24 @@ static const struct row rows[] = {
 	    HC(IRQ_ROUTE), 0, 0, IRQ_VECTOR, BIT_ULL(32), R_EINVAL),
 	ROW("IRQ_ROUTE queue 2 -> ENOQUEUE",
 	    HC(IRQ_ROUTE), 0, 2, IRQ_VECTOR, 0, R_ENOQUEUE),
+	/* The device map: bit i for device i; arguments ignored. */
+	ROW("DEV_MAP -> 0x1 (device 0 present)",
+	    HC(DEV_MAP), 0, 0, 0, 0, 1),
+	ROW("DEV_MAP, junk arguments -> 0x1",
+	    HC(DEV_MAP), ~0ULL, ~0ULL, ~0ULL, ~0ULL, 1),
+	/* The VM's event interrupt (PVCHAN_F_DEV_EVENTS negotiated). */
+	ROW("IRQ_ROUTE event device, queue 1 -> ENOQUEUE",
+	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 1, IRQ_VECTOR, 0, R_ENOQUEUE),
+	ROW("IRQ_ROUTE event device, vector 31 -> EINVAL",
+	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 0, 31, 0, R_EINVAL),
+	ROW("IRQ_ROUTE event device, apic id 1 -> EINVAL",
+	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 0, IRQ_VECTOR, 1, R_EINVAL),
+	ROW("IRQ_ROUTE event device -> OK",
+	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 0, IRQ_VECTOR + 1, 0, R_SUCCESS),
+	ROW("IRQ_ROUTE event device, vector 0 (remove) -> OK",
+	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 0, 0, 0, R_SUCCESS),
+	ROW("IRQ_ROUTE dev 0xfffffffe -> ENODEV",
+	    HC(IRQ_ROUTE), 0xfffffffeULL, 0, IRQ_VECTOR, 0, R_ENODEV),
 	ROW("IRQ_ROUTE vector 0x40 to apic 0 -> OK, route set",
 	    HC(IRQ_ROUTE), 0, 0, IRQ_VECTOR, 0, R_SUCCESS,
 	    .check = check_route),
@@ -774,9 +794,10 @@ static struct pvchan_dev_desc *desc_block(struct ctx *c)
 	return addr_gpa2hva(c->vm, DESC_GPA);
 }
 
-/* Feature bits the guest offers; bit 2 is unknown to ABI 1.0. */
+/* Feature bits the guest offers; bit 40 is unknown to this ABI. */
 #define GUEST_FEATURES	(BIT_ULL(PVCHAN_F_EVENT_IDX) | \
-			 BIT_ULL(PVCHAN_F_INDIRECT) | BIT_ULL(2))
+			 BIT_ULL(PVCHAN_F_INDIRECT) | \
+			 BIT_ULL(PVCHAN_F_DEV_EVENTS) | BIT_ULL(40))
 
 static void prep_hello(struct ctx *c, u16 major)
 {
@@ -901,7 +922,7 @@ static bool check_desc(struct ctx *c, const struct ucall *uc)
 	ok &= EXPECT_FIELD(d->pad0, 0);
 	ok &= EXPECT_FIELD(d->features, 0);
 	ok &= EXPECT_FIELD(d->config_len, 0);
-	ok &= EXPECT_FIELD(d->pad1, 0);
+	ok &= EXPECT_FIELD(d->config_gen, 0);
 	for (i = 0; i < sizeof(d->reserved); i++)
 		ok &= EXPECT_FIELD(d->reserved[i], 0);
 	if (!all_bytes((u8 *)d + sizeof(*d), 0xa5, 4096 - sizeof(*d))) {
@@ -1182,7 +1203,7 @@ static const struct dev_case dev_cases[] = {
 
 /* ioctl TAP lines before the guest runs (PRE) and after it (POST). */
 #define NR_IOCTL_PRE	(10 + ARRAY_SIZE(dev_cases))
-#define NR_IOCTL_POST	1
+#define NR_IOCTL_POST	14
 
 static void test_ioctls_pre(int pvfd, struct ctx *c)
 {
@@ -1234,12 +1255,64 @@ static void test_ioctls_pre(int pvfd, struct ctx *c)
 	TEST_ASSERT(!ret, "cannot add the echo device, stopping");
 }
 
-static void test_ioctls_post(int pvfd)
+static int dev_ref(int pvfd, unsigned long cmd, int vm_fd, u32 dev_id,
+		   u64 reserved)
 {
-	static const struct pvchan_ctl_dev echo = ECHO_DEV();
-	int ret = add_dev(pvfd, &echo, NULL);
+	struct pvchan_ctl_dev_ref ref = {
+		.vm_fd = vm_fd, .dev_id = dev_id, .reserved = { 0, reserved },
+	};
 
-	expect_ioctl(ret, errno, EBUSY, "ADD_DEV after the guest's HELLO -> EBUSY");
+	return ioctl(pvfd, cmd, &ref);
+}
+
+/* Hot-add, change and hot-remove (ABI 1.2) after the guest's HELLO. */
+static void test_ioctls_post(int pvfd, struct ctx *c)
+{
+	struct pvchan_ctl_hot_add hot = { .dev = ECHO_DEV() };
+	static const struct pvchan_ctl_dev echo = ECHO_DEV();
+	int ret, other, nullfd;
+	u32 dev_id = ~0U;
+
+	ret = add_dev(pvfd, &echo, &dev_id);
+	expect_ioctl(ret, errno, 0, "ADD_DEV after the guest's HELLO (hot-add) -> OK");
+	ksft_test_result(dev_id == 1, "hot-added device gets index 1 (got %u)\n",
+			 dev_id);
+
+	other = open("/dev/pvchan", O_RDWR);
+	TEST_ASSERT(other >= 0, "open /dev/pvchan");
+	nullfd = open("/dev/null", O_RDWR);
+	TEST_ASSERT(nullfd >= 0, "open /dev/null");
+	hot.vm_fd = nullfd;
+	ret = ioctl(other, PVCHAN_IOC_HOT_ADD, &hot);
+	expect_ioctl(ret, errno, EINVAL, "HOT_ADD with a non-KVM fd -> EINVAL");
+	hot.vm_fd = c->vm->fd;
+	hot.reserved = 1;
+	ret = ioctl(other, PVCHAN_IOC_HOT_ADD, &hot);
+	expect_ioctl(ret, errno, EINVAL, "HOT_ADD reserved nonzero -> EINVAL");
+	hot.reserved = 0;
+	ret = ioctl(other, PVCHAN_IOC_HOT_ADD, &hot);
+	expect_ioctl(ret, errno, 0, "HOT_ADD through another /dev/pvchan file -> OK");
+	ksft_test_result(hot.dev.dev_id == 2, "it gets index 2 (got %u)\n",
+			 hot.dev.dev_id);
+
+	ret = dev_ref(other, PVCHAN_IOC_DEV_CHANGED, c->vm->fd, 2, 0);
+	expect_ioctl(ret, errno, 0, "DEV_CHANGED dev 2 -> OK");
+	ret = dev_ref(other, PVCHAN_IOC_DEV_CHANGED, c->vm->fd, 2, 1);
+	expect_ioctl(ret, errno, EINVAL, "DEV_CHANGED reserved nonzero -> EINVAL");
+	ret = dev_ref(other, PVCHAN_IOC_DEL_DEV, nullfd, 2, 0);
+	expect_ioctl(ret, errno, EINVAL, "DEL_DEV with a non-KVM fd -> EINVAL");
+	ret = dev_ref(other, PVCHAN_IOC_DEL_DEV, c->vm->fd, 99, 0);
+	expect_ioctl(ret, errno, ENODEV, "DEL_DEV dev 99 -> ENODEV");
+	ret = dev_ref(other, PVCHAN_IOC_DEL_DEV, c->vm->fd, 0xffffffff, 0);
+	expect_ioctl(ret, errno, ENODEV, "DEL_DEV dev 0xffffffff -> ENODEV");
+	ret = dev_ref(other, PVCHAN_IOC_DEL_DEV, c->vm->fd, 2, 0);
+	expect_ioctl(ret, errno, 0, "DEL_DEV dev 2 -> OK");
+	ret = dev_ref(other, PVCHAN_IOC_DEL_DEV, c->vm->fd, 2, 0);
+	expect_ioctl(ret, errno, ENODEV, "DEL_DEV dev 2 again -> ENODEV");
+	ret = dev_ref(other, PVCHAN_IOC_DEV_CHANGED, c->vm->fd, 2, 0);
+	expect_ioctl(ret, errno, ENODEV, "DEV_CHANGED on the removed dev 2 -> ENODEV");
+	close(nullfd);
+	close(other);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1257,7 +1330,7 @@ static const char * const reject_names[] = {
 
 static const char * const hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "unknown",
+	"kick", "irq_route", "dev_map", "unknown",
 };
 
 #define NR_COUNTER_TESTS	(ARRAY_SIZE(reject_names) + 1)
@@ -1385,7 +1458,7 @@ int main(void)
 	for (i = done; i < NR_ROWS; i++)
 		ksft_test_result_fail("%s (not run)\n", rows[i].name);
 
-	test_ioctls_post(pvfd);
+	test_ioctls_post(pvfd, &c);
 
 	if (c.have_dbg) {
 		test_counters(&c);

@@ -66,10 +66,37 @@ if ((attached)) && ! l2_booted "$work/l2.log"; then
 	start_l2 && attached=1
 fi
 check "pvchanctl attaches six disks" [ $attached = 1 ]
+# The L2 console, copied out every 10 s while it runs (for post-mortems).
+(while sleep 10; do cp "$work/l2.log" "$out/blk-l2-console.log" 2>/dev/null; done) &
+copier=$!
 sed 's/^/# /' "$work/ctl.log"
 
-l2_wait "$work/l2.log" '^=== BLK DONE' 2400
+# The capacity change and the flushed write, when L2 gets there.
+resize_rc=- flush_sha=-
+if l2_wait "$work/l2.log" '^G resize_ready' 1500; then
+	truncate -s 96M "$work/d3.img"
+	"$REPO/tools/pvchanctl/pvchanctl" resize --pid "$qpid" --dev 3
+	resize_rc=$?
+	if l2_wait "$work/l2.log" '^G flush_ready' 300; then
+		flush_sha=$(dd if="$work/d3.img" bs=1M skip=95 count=1 status=none |
+			sha256sum | cut -d' ' -f1)
+	fi
+fi
+# Hot-add a disk, then hot-remove it under I/O.
+add_rc=- remove_rc=- hot_info=
+if l2_wait "$work/l2.log" '^G hotadd_ready' 300; then
+	truncate -s 16M "$work/d6.img"
+	"$REPO/tools/pvchanctl/pvchanctl" add --pid "$qpid" --blk "$work/d6.img,serial=PVHOT6"
+	add_rc=$?
+	if l2_wait "$work/l2.log" '^G hotremove_ready' 300; then
+		"$REPO/tools/pvchanctl/pvchanctl" remove --pid "$qpid" --dev 6
+		remove_rc=$?
+		hot_info=$(cat $dbg/vm"$vm"/info)
+	fi
+fi
+l2_wait "$work/l2.log" '^=== BLK DONE' 600
 sed 's/^/# L2: /' "$work/l2.log"
+check "L2 ran its whole script" l2_gone "$work/l2.log" '^=== BLK DONE'
 for f in $dbg/vm"$vm"/dev*/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done
 sed 's/^/# host rejects: /' $dbg/vm"$vm"/rejects
 
@@ -107,8 +134,28 @@ check "pvdf loses everything: read fails with EIO after $(g pvdf_secs) s, no han
 	[ "$(g pvdf_rc)" = 1 -a "$(g pvdf_eio)" -ge 1 -a "$(g pvdf_secs)" -lt 120 ]
 check "host counted the dropped completions" \
 	[ "$(cat $dbg/vm"$vm"/dev4/q*/stats | sed -n 's/^fault_dropped //p')" = 1 ]
-check "host rejected nothing" \
-	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
+check "pvchanctl resize (64 -> 96 MiB) exits 0" [ "$resize_rc" = 0 ]
+check "guest applied the new capacity (196608 sectors) and logged it" \
+	[ "$(g pvdd_new_size)" = 196608 -a "$(g resize_logged)" = 1 -a "$(g capacity_changes)" = 1 ]
+check "host raised an event interrupt per change (resize, add, remove: 3)" \
+	[ "$(sed -n 's/^events //p' $dbg/vm"$vm"/info)" = 3 ]
+check "data written in the new space reads back" [ -n "$(g flush_sha)" -a "$(g tail_sha)" = "$(g flush_sha)" ]
+check "flushed write is in the L1 image file once sync returned" [ "$flush_sha" = "$(g flush_sha)" ]
+check "pvchanctl add and remove exit 0" [ "$add_rc$remove_rc" = 00 ]
+check "hot-added disk appears as pvdg with its serial and size" \
+	[ "$(g pvdg_serial) $(g pvdg_size)" = "PVHOT6 32768" ]
+check "hot-added disk reads back what was written" [ -n "$(g pat4_sha)" -a "$(g pvdg_sha)" = "$(g pat4_sha)" ]
+check "host shows dev6 removed" grep -qx 'dev6 removed' <<<"$hot_info"
+check "reads in flight at hot-remove end with an error ($(g hotremove_err)), after $(g hotremove_secs) s" \
+	[ "$(g hotremove_reader_ended)" = 1 -a -n "$(g hotremove_err)" ]
+check "removed disk is gone from the guest" [ "$(g pvdg_gone)" = 1 ]
+check "guest counted one hot-add and one hot-remove" [ "$(g hot_added) $(g hot_removed)" = "1 1" ]
+check "data in the image file of the removed disk" \
+	[ "$(dd if="$work/d6.img" bs=1M count=4 status=none | sha256sum | cut -d' ' -f1)" = "$(g pat4_sha)" ]
+# Kicks that raced with the hot-remove are refused as nodev; nothing else.
+sed -n 's/^nodev /# nodev rejects (hot-remove race): /p' $dbg/vm"$vm"/rejects
+check "host rejected nothing else" \
+	[ "$(grep -v '^nodev ' $dbg/vm"$vm"/rejects | awk '{ s += $2 } END { print s + 0 }')" = 0 ]
 check "no guest kernel warnings" [ -z "$(g guest_splat)" ]
 
 kill "$qpid"
@@ -121,6 +168,7 @@ check "rmmod pvchan_host" rmmod pvchan_host
 dmesg >"$out/blk-l1-dmesg.log"
 check "no host kernel warnings" \
 	bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/blk-l1-dmesg.log'"
+kill "$copier"
 cp "$work/l2.log" "$out/blk-l2-console.log" 2>/dev/null
 echo "1..$n"
 exit $fail

@@ -96,6 +96,65 @@ fi
 G pvdf_secs $(($(cut -d. -f1 /proc/uptime) - t0))
 G pvdf_eio "$(grep -c 'Input/output error' /tmp/f.err)"
 
+# 7. Capacity change: L1 grows pvdd's image from 64 to 96 MiB and runs
+# pvchanctl resize; the new space is usable.  A buffered write there,
+# then sync: L1 finds the data in its image file as soon as sync returned.
+echo "G resize_ready 1"
+i=0
+while [ "$(cat /sys/block/pvdd/size)" = 131072 ] && [ $i -lt 120 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+G pvdd_new_size "$(cat /sys/block/pvdd/size)"
+G resize_logged "$(dmesg | grep -c 'pvdd: detected capacity change from 131072 to 196608')"
+G capacity_changes "$(cat /sys/kernel/debug/pvchan-guest/blk3/capacity_changes)"
+hostrun /usr/bin/dd if=/dev/urandom of=/tmp/tail bs=1M count=1 status=none
+G flush_sha "$(sha256sum </tmp/tail | cut -d' ' -f1)"
+hostrun /usr/bin/dd if=/tmp/tail of=/dev/pvdd bs=1M seek=95 status=none
+sync
+echo "G flush_ready 1"
+G tail_sha "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M skip=95 iflag=direct status=none | sha256sum | cut -d' ' -f1)"
+
+# 8. Hot-add: L1 adds a disk (pvchanctl add); it appears as pvdg and works.
+echo "G hotadd_ready 1"
+i=0
+while [ ! -e /sys/block/pvdg ] && [ $i -lt 120 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+G pvdg_serial "$(cat /sys/block/pvdg/serial 2>/dev/null)"
+G pvdg_size "$(cat /sys/block/pvdg/size 2>/dev/null)"
+hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdg bs=1M count=4 oflag=direct status=none
+G pvdg_sha "$(hostrun /usr/bin/dd if=/dev/pvdg bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)"
+G pat4_sha "$(head -c 4194304 /tmp/pat | sha256sum | cut -d' ' -f1)"
+
+# 9. Hot-remove with reads in flight: the reader fails with an I/O error
+# instead of hanging, and the disk goes away.
+(
+	while hostrun /usr/bin/dd if=/dev/pvdg of=/dev/null bs=4k count=512 iflag=direct status=none 2>/tmp/rm.err; do
+		:
+	done
+	echo done >/tmp/rm.done
+) &
+sleep 2
+echo "G hotremove_ready 1"
+t0=$(cut -d. -f1 /proc/uptime)
+i=0
+while [ ! -e /tmp/rm.done ] && [ $i -lt 120 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+G hotremove_secs $(($(cut -d. -f1 /proc/uptime) - t0))
+G hotremove_reader_ended "$([ -e /tmp/rm.done ] && echo 1 || echo 0)"
+G hotremove_err "$(tr -d '\n' </tmp/rm.err)"
+i=0
+while [ -e /sys/block/pvdg ] && [ $i -lt 30 ]; do
+	sleep 1
+	i=$((i + 1))
+done
+G pvdg_gone "$([ -e /sys/block/pvdg ] && echo 0 || echo 1)"
+grep -E '^(hot_added|hot_removed) ' /sys/kernel/debug/pvchan-guest/state | sed 's/^/G /'
+
 for q in /sys/kernel/debug/pvchan-guest/blk*/q*; do
 	b=${q%/*}
 	sed "s/^/G ${b##*/}\/${q##*/} /" "$q/stats"

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@
 
 static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
 static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
+static_assert(sizeof(struct pvchan_ctl_dev_ref) == 24,
+	      "pvchan_ctl_dev_ref size");
+static_assert(sizeof(struct pvchan_ctl_hot_add) == 80,
+	      "pvchan_ctl_hot_add size");
 
 #define PROG			"pvchanctl"
 #define EXIT_USAGE		2
@@ -91,6 +96,10 @@ static void usage(FILE *f)
 		"Usage:\n"
 		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
 		"          [--dev-node PATH]\n"
+		"  " PROG " add --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
+		"          [--dev-node PATH]\n"
+		"  " PROG " remove --pid PID --dev N [--dev-node PATH]\n"
+		"  " PROG " resize --pid PID --dev N [--dev-node PATH]\n"
 		"  " PROG " status [--debugfs DIR]\n"
 		"  " PROG " --help | --version\n"
 		"\n"
@@ -107,6 +116,18 @@ static void usage(FILE *f)
 		"                    printable characters); N: queues (default 4, the\n"
 		"                    guest uses at most one per vCPU); may be repeated\n"
 		"  --dev-node PATH   control device (default " DEFAULT_DEV_NODE ")\n"
+		"\n"
+		"add: add devices to a VM bound by a running attach, while the guest\n"
+		"runs (hot-add); the same device options as attach.\n"
+		"\n"
+		"remove: remove device N from a VM bound by a running attach, while the\n"
+		"guest runs (hot-remove); the guest's I/O in flight on it fails.\n"
+		"  --dev N           device number, as printed by attach or add\n"
+		"\n"
+		"resize: announce to the guest the current size of device N's backing\n"
+		"file or block device, after growing or shrinking it (truncate,\n"
+		"lvextend); the VM must be bound by a running attach.\n"
+		"  --dev N           device number, as printed by attach\n"
 		"\n"
 		"status: show bound VMs from debugfs.\n"
 		"  --debugfs DIR     pvchan debugfs directory (default " DEFAULT_DEBUGFS ")\n");
@@ -304,6 +325,7 @@ enum {
 	OPT_PID = 256,
 	OPT_DEV_NODE,
 	OPT_HELP,
+	OPT_DEV,
 	OPT_DEV_BASE = 512,		/* + index into dev_types[] */
 };
 
@@ -448,20 +470,30 @@ static int bind_vm(int ctl_fd, int vm_fd, __u32 *vm_id)
 	return 0;
 }
 
-static int add_dev(int ctl_fd, struct dev_spec *spec, __u32 *dev_id)
+/*
+ * Add a device: to the VM bound by @ctl_fd, or, with @vm_fd >= 0, hot-add
+ * it to the VM of @vm_fd bound by another pvchanctl.
+ */
+static int add_dev(int ctl_fd, int vm_fd, struct dev_spec *spec,
+		   __u32 *dev_id)
 {
-	struct pvchan_ctl_dev dev;
+	struct pvchan_ctl_hot_add hot;
+	struct pvchan_ctl_dev *dev = &hot.dev;
 	char desc[128];
 	int ret, err;
 
-	memset(&dev, 0, sizeof(dev));
-	dev.type = spec->dt->type;
-	dev.num_queues = spec->num_queues;
-	dev.queue_size = spec->queue_size;
-	dev.backend_fd = spec->backend_fd;
-	dev.flags = spec->flags;
-	memcpy(dev.serial, spec->serial, strlen(spec->serial));
-	ret = ioctl(ctl_fd, PVCHAN_IOC_ADD_DEV, &dev);
+	memset(&hot, 0, sizeof(hot));
+	hot.vm_fd = vm_fd;
+	dev->type = spec->dt->type;
+	dev->num_queues = spec->num_queues;
+	dev->queue_size = spec->queue_size;
+	dev->backend_fd = spec->backend_fd;
+	dev->flags = spec->flags;
+	memcpy(dev->serial, spec->serial, strlen(spec->serial));
+	if (vm_fd >= 0)
+		ret = ioctl(ctl_fd, PVCHAN_IOC_HOT_ADD, &hot);
+	else
+		ret = ioctl(ctl_fd, PVCHAN_IOC_ADD_DEV, dev);
 	err = errno;
 	if (spec->backend_fd >= 0) {
 		close(spec->backend_fd);
@@ -469,10 +501,18 @@ static int add_dev(int ctl_fd, struct dev_spec *spec, __u32 *dev_id)
 	}
 	if (ret < 0) {
 		spec->dt->describe(spec, desc, sizeof(desc));
-		msg("adding device (%s) failed: %s", desc, strerror(err));
+		if (err == ENOENT && vm_fd >= 0)
+			msg("adding device (%s) failed: VM not bound (no pvchanctl attach?)",
+			    desc);
+		else if (err == ENOSPC)
+			msg("adding device (%s) failed: no device number left (%d per VM)",
+			    desc, PVCHAN_CTL_MAX_DEVS);
+		else
+			msg("adding device (%s) failed: %s", desc,
+			    strerror(err));
 		return -1;
 	}
-	*dev_id = dev.dev_id;
+	*dev_id = dev->dev_id;
 	return 0;
 }
 
@@ -527,16 +567,103 @@ static int wait_for_end(pid_t pid, int pidfd, int sigfd)
 	}
 }
 
+/*
+ * A copy of the KVM VM fd of process @pid, or -1 with a message printed.
+ * *@pidfd is set to a pidfd for @pid (or -1); the caller closes it.
+ */
+static int get_vm_fd(long pid, int *pidfd)
+{
+	int vm_fd, remote_fd;
+	char path[64];
+	struct stat st;
+
+	*pidfd = -1;
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (stat(path, &st)) {
+		if (errno == ENOENT)
+			msg("no such process: %ld", pid);
+		else if (errno == EACCES || errno == EPERM)
+			perm_denied(pid);
+		else
+			msg("cannot stat %s: %s", path, strerror(errno));
+		return -1;
+	}
+
+	/*
+	 * Pin the process before scanning its fds, so that if it is still
+	 * alive afterwards the fd numbers we saw are really its own.
+	 */
+	*pidfd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (*pidfd < 0) {
+		switch (errno) {
+		case ESRCH:
+			msg("no such process: %ld", pid);
+			break;
+		case EINVAL:
+		case ENOENT:
+			msg("%ld is not a process id (a thread id?)", pid);
+			break;
+		case EPERM:
+		case EACCES:
+			perm_denied(pid);
+			break;
+		case ENOSYS:
+			msg("kernel lacks pidfd_open (needs Linux 5.6 or newer)");
+			break;
+		default:
+			msg("pidfd_open(%ld): %s", pid, strerror(errno));
+			break;
+		}
+		return -1;
+	}
+
+	remote_fd = find_vm_fd(pid);
+	if (remote_fd < 0)
+		return -1;
+
+	vm_fd = syscall(SYS_pidfd_getfd, *pidfd, remote_fd, 0);
+	if (vm_fd < 0) {
+		switch (errno) {
+		case EPERM:
+		case EACCES:
+			perm_denied(pid);
+			break;
+		case ESRCH:
+			msg("no such process: %ld", pid);
+			break;
+		case EBADF:
+			msg("fd %d of process %ld went away", remote_fd, pid);
+			break;
+		case ENOSYS:
+			msg("kernel lacks pidfd_getfd (needs Linux 5.6 or newer)");
+			break;
+		default:
+			msg("pidfd_getfd(%ld, %d): %s", pid, remote_fd,
+			    strerror(errno));
+			break;
+		}
+		return -1;
+	}
+	if (!is_vm_fd(vm_fd)) {
+		msg("fd %d of process %ld changed while inspecting it",
+		    remote_fd, pid);
+		close(vm_fd);
+		return -1;
+	}
+
+	return vm_fd;
+}
+
+/* attach, and add (argv[0]): hot-add to a VM bound by a running attach. */
 static int cmd_attach(int argc, char **argv)
 {
+	bool hot = !strcmp(argv[0], "add");
 	struct option longopts[ARRAY_SIZE(attach_fixed_opts) +
 				ARRAY_SIZE(dev_types) + 1];
 	struct dev_spec devs[PVCHAN_CTL_MAX_DEVS];
 	const char *node = DEFAULT_DEV_NODE;
-	int ndevs = 0, pidfd = -1, sigfd = -1, ctl_fd = -1, vm_fd, remote_fd;
+	int ndevs = 0, pidfd = -1, sigfd = -1, ctl_fd = -1, vm_fd;
 	int ret = 1, opt, i;
-	char path[64];
-	struct stat st;
 	long pid = -1;
 	__u32 vm_id;
 
@@ -616,10 +743,30 @@ static int cmd_attach(int argc, char **argv)
 		usage(stderr);
 		goto out_usage;
 	}
-	if (pid < 0) {
-		msg("attach needs --pid PID");
+	if (pid < 0 || (hot && !ndevs)) {
+		msg(hot ? "add needs --pid PID and a device" :
+			  "attach needs --pid PID");
 		usage(stderr);
 		goto out_usage;
+	}
+
+	if (hot) {
+		vm_fd = get_vm_fd(pid, &pidfd);
+		ctl_fd = vm_fd < 0 ? -1 : open_dev_node(node);
+		for (i = 0; ctl_fd >= 0 && i < ndevs; i++) {
+			char desc[128];
+			__u32 dev_id;
+
+			if (add_dev(ctl_fd, vm_fd, &devs[i], &dev_id))
+				break;
+			devs[i].dt->describe(&devs[i], desc, sizeof(desc));
+			info("device %u added: %s", dev_id, desc);
+		}
+		if (vm_fd >= 0)
+			close(vm_fd);
+		if (ctl_fd >= 0 && i == ndevs)
+			ret = 0;
+		goto out;
 	}
 
 	/* Block the stop signals early so a signal is never lost. */
@@ -627,78 +774,9 @@ static int cmd_attach(int argc, char **argv)
 	if (sigfd < 0)
 		goto out;
 
-	snprintf(path, sizeof(path), "/proc/%ld", pid);
-	if (stat(path, &st)) {
-		if (errno == ENOENT)
-			msg("no such process: %ld", pid);
-		else if (errno == EACCES || errno == EPERM)
-			perm_denied(pid);
-		else
-			msg("cannot stat %s: %s", path, strerror(errno));
+	vm_fd = get_vm_fd(pid, &pidfd);
+	if (vm_fd < 0)
 		goto out;
-	}
-
-	/*
-	 * Pin the process before scanning its fds, so that if it is still
-	 * alive afterwards the fd numbers we saw are really its own.
-	 */
-	pidfd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
-	if (pidfd < 0) {
-		switch (errno) {
-		case ESRCH:
-			msg("no such process: %ld", pid);
-			break;
-		case EINVAL:
-		case ENOENT:
-			msg("%ld is not a process id (a thread id?)", pid);
-			break;
-		case EPERM:
-		case EACCES:
-			perm_denied(pid);
-			break;
-		case ENOSYS:
-			msg("kernel lacks pidfd_open (needs Linux 5.6 or newer)");
-			break;
-		default:
-			msg("pidfd_open(%ld): %s", pid, strerror(errno));
-			break;
-		}
-		goto out;
-	}
-
-	remote_fd = find_vm_fd(pid);
-	if (remote_fd < 0)
-		goto out;
-
-	vm_fd = syscall(SYS_pidfd_getfd, pidfd, remote_fd, 0);
-	if (vm_fd < 0) {
-		switch (errno) {
-		case EPERM:
-		case EACCES:
-			perm_denied(pid);
-			break;
-		case ESRCH:
-			msg("no such process: %ld", pid);
-			break;
-		case EBADF:
-			msg("fd %d of process %ld went away", remote_fd, pid);
-			break;
-		case ENOSYS:
-			msg("kernel lacks pidfd_getfd (needs Linux 5.6 or newer)");
-			break;
-		default:
-			msg("pidfd_getfd(%ld, %d): %s", pid, remote_fd,
-			    strerror(errno));
-			break;
-		}
-		goto out;
-	}
-	if (!is_vm_fd(vm_fd)) {
-		msg("fd %d of process %ld changed while inspecting it",
-		    remote_fd, pid);
-		close(vm_fd);
-		goto out;
-	}
 
 	ctl_fd = open_dev_node(node);
 	if (ctl_fd < 0) {
@@ -715,7 +793,7 @@ static int cmd_attach(int argc, char **argv)
 		char desc[128];
 		__u32 dev_id;
 
-		if (add_dev(ctl_fd, &devs[i], &dev_id))
+		if (add_dev(ctl_fd, -1, &devs[i], &dev_id))
 			goto out;
 		devs[i].dt->describe(&devs[i], desc, sizeof(desc));
 		info("VM %u bound (pid %ld), device %u: %s", vm_id, pid,
@@ -742,6 +820,97 @@ out:
 	if (sigfd >= 0)
 		close(sigfd);
 	return ret;
+}
+
+/* ---- resize, remove ------------------------------------------------------ */
+
+/* resize and remove (argv[0]): one device of a bound VM. */
+static int cmd_dev_ref(int argc, char **argv)
+{
+	bool remove = !strcmp(argv[0], "remove");
+	static const struct option opts[] = {
+		{ "pid",	required_argument,	NULL,	OPT_PID },
+		{ "dev",	required_argument,	NULL,	OPT_DEV },
+		{ "dev-node",	required_argument,	NULL,	OPT_DEV_NODE },
+		{ "help",	no_argument,		NULL,	OPT_HELP },
+		{ NULL,		0,			NULL,	0 },
+	};
+	const char *node = DEFAULT_DEV_NODE;
+	struct pvchan_ctl_dev_ref ref;
+	int opt, pidfd = -1, ctl_fd, vm_fd, ret, err;
+	unsigned long v, dev = ULONG_MAX;
+	long pid = -1;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_PID:
+			if (parse_ulong(optarg, 1, INT_MAX, &v)) {
+				msg("invalid PID: '%s'", optarg);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			pid = v;
+			break;
+		case OPT_DEV:
+			if (parse_ulong(optarg, 0, PVCHAN_CTL_MAX_DEVS - 1, &dev)) {
+				msg("invalid device number: '%s' (0..%d)", optarg,
+				    PVCHAN_CTL_MAX_DEVS - 1);
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_DEV_NODE:
+			node = optarg;
+			break;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			return getopt_error(argv, opt);
+		}
+	}
+	if (optind < argc)
+		return bad_option(argv[optind]);
+	if (pid < 0 || dev == ULONG_MAX) {
+		msg("%s needs --pid PID and --dev N", argv[0]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	vm_fd = get_vm_fd(pid, &pidfd);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (vm_fd < 0)
+		return 1;
+	ctl_fd = open_dev_node(node);
+	if (ctl_fd < 0) {
+		close(vm_fd);
+		return 1;
+	}
+	memset(&ref, 0, sizeof(ref));
+	ref.vm_fd = vm_fd;
+	ref.dev_id = dev;
+	ret = ioctl(ctl_fd, remove ? PVCHAN_IOC_DEL_DEV :
+				     PVCHAN_IOC_DEV_CHANGED, &ref);
+	err = errno;
+	close(ctl_fd);
+	close(vm_fd);
+	if (ret < 0) {
+		if (err == ENOENT)
+			msg("the VM of process %ld is not bound (no pvchanctl attach?)",
+			    pid);
+		else if (err == ENODEV)
+			msg("the VM of process %ld has no device %lu", pid, dev);
+		else
+			msg("%s failed: %s", argv[0], strerror(err));
+		return 1;
+	}
+	info(remove ? "device %lu removed" :
+		      "device %lu: new size announced to the guest", dev);
+	return 0;
 }
 
 /* ---- status -------------------------------------------------------------- */
@@ -962,6 +1131,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "attach",	cmd_attach },
+	{ "add",	cmd_attach },
+	{ "resize",	cmd_dev_ref },
+	{ "remove",	cmd_dev_ref },
 	{ "status",	cmd_status },
 };
 
