@@ -6,13 +6,16 @@
  * table are pinned, described by a bio_vec iov_iter and handed to the
  * backing file's ->read_iter/->write_iter, with IOCB_DIRECT when the file
  * supports direct I/O and the request is aligned for it, buffered otherwise
- * (tmpfs images, unaligned requests).  FUA writes use IOCB_DSYNC, FLUSH is
- * vfs_fsync(), DISCARD punches a hole, WRITE_ZEROES zeroes the range (a hole
- * where the file system cannot zero in place).
+ * (tmpfs images, unaligned requests).  Direct I/O is asynchronous (the
+ * pattern of loop's lo_rw_aio): the queue worker submits and goes on with
+ * the ring, the kiocb's completion hands the request back to the worker,
+ * which unpins the pages and posts the completion.  FUA writes use
+ * IOCB_DSYNC, FLUSH is vfs_fsync(), DISCARD punches a hole, WRITE_ZEROES
+ * zeroes the range (a hole where the file system cannot zero in place);
+ * those run in the worker.
  *
- * Requests are served in the queue worker (pvchan_queue_work), with the
- * VMM's mm in use; when QUEUE_RESET returns no request of the queue is in
- * progress and no guest page is pinned.
+ * When QUEUE_RESET returns no request of the queue is in progress and no
+ * guest page is pinned (pvchan_queue_reset() waits for the I/O).
  */
 #include <linux/blkdev.h>
 #include <linux/ctype.h>
@@ -47,8 +50,6 @@ struct pvchan_blk {
 /* Per-queue scratch, used by one worker at a time (queue lock). */
 struct pvchan_blk_queue {
 	struct pvchan_seg segs[PVCHAN_BLK_MAX_SEGS];
-	struct page *pages[PVCHAN_BLK_MAX_PAGES];
-	struct bio_vec bvec[PVCHAN_BLK_MAX_PAGES];
 };
 
 static struct pvchan_blk *pvchan_blk(struct pvchan_queue *q)
@@ -200,56 +201,175 @@ VISIBLE_IF_KUNIT size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
 }
 EXPORT_SYMBOL_IF_KUNIT(pvchan_blk_seg_bytes);
 
-static ssize_t pvchan_blk_do_rw(struct pvchan_blk *blk, bool write,
-				struct bio_vec *bvec, unsigned int nr,
-				size_t bytes, loff_t pos, bool fua, bool direct)
+/**
+ * struct pvchan_blk_io - a READ or WRITE in flight.
+ * @req: the ring's view (completion, release).
+ * @iocb: the backend I/O; completes through pvchan_blk_io_done().
+ * @q: the queue.
+ * @bytes: transfer size.
+ * @write: guest WRITE (host reads guest pages).
+ * @npages: pinned pages.
+ * @pages: the pinned guest pages (after @bvec).
+ * @bvec: one entry per pinned page.
+ */
+struct pvchan_blk_io {
+	struct pvchan_req req;
+	struct kiocb iocb;
+	struct pvchan_queue *q;
+	size_t bytes;
+	bool write;
+	unsigned int npages;
+	struct page **pages;
+	struct bio_vec bvec[];
+};
+
+static void pvchan_blk_io_release(struct pvchan_req *req)
 {
+	struct pvchan_blk_io *io = container_of(req, struct pvchan_blk_io,
+						req);
+
+	/* A guest READ wrote to the pages. */
+	unpin_user_pages_dirty_lock(io->pages, io->npages, !io->write);
+	kfree(io);
+}
+
+/* ki_complete: any context. */
+static void pvchan_blk_io_done(struct kiocb *iocb, long ret)
+{
+	struct pvchan_blk_io *io = container_of(iocb, struct pvchan_blk_io,
+						iocb);
+
+	if (ret == io->bytes) {
+		io->req.cqe.status = cpu_to_le32(PVCHAN_ST_OK);
+		io->req.cqe.len = cpu_to_le32(io->bytes);
+	} else {
+		pvchan_guest_dbg(io->q->dev->vm,
+				 "dev%u: %s at %lld: %ld\n", io->q->dev->index,
+				 io->write ? "write" : "read",
+				 io->iocb.ki_pos, ret);
+		io->req.cqe.status = cpu_to_le32(PVCHAN_ST_IOERR);
+	}
+	pvchan_queue_complete(io->q, &io->req);
+}
+
+/*
+ * Start the backend I/O; returns -EIOCBQUEUED (pvchan_blk_io_done() runs
+ * later) or the result of I/O done synchronously.
+ */
+static ssize_t pvchan_blk_io_submit(struct pvchan_blk *blk,
+				    struct pvchan_blk_io *io, loff_t pos,
+				    bool fua, bool direct)
+{
+	struct file *file = blk->file;
 	struct iov_iter iter;
-	struct kiocb kiocb;
 	ssize_t ret;
 
-	iov_iter_bvec(&iter, write ? WRITE : READ, bvec, nr, bytes);
-	init_sync_kiocb(&kiocb, blk->file);
-	kiocb.ki_pos = pos;
-	if (direct)
-		kiocb.ki_flags |= IOCB_DIRECT;
+	iov_iter_bvec(&iter, io->write ? WRITE : READ, io->bvec, io->npages,
+		      io->bytes);
+	init_sync_kiocb(&io->iocb, file);
+	io->iocb.ki_pos = pos;
+	/* Only direct I/O completes asynchronously (as loop's lo_rw_aio). */
+	if (direct) {
+		io->iocb.ki_flags |= IOCB_DIRECT;
+		io->iocb.ki_complete = pvchan_blk_io_done;
+	} else {
+		/* Even if the backing file was opened with O_DIRECT. */
+		io->iocb.ki_flags &= ~IOCB_DIRECT;
+	}
 	if (fua)
-		kiocb.ki_flags |= IOCB_DSYNC;
-	if (!write)
-		return call_read_iter(blk->file, &kiocb, &iter);
-	file_start_write(blk->file);
-	ret = call_write_iter(blk->file, &kiocb, &iter);
-	file_end_write(blk->file);
+		io->iocb.ki_flags |= IOCB_DSYNC;
+	if (!io->write)
+		return file->f_op->read_iter(&io->iocb, &iter);
+	file_start_write(file);
+	ret = file->f_op->write_iter(&io->iocb, &iter);
+	file_end_write(file);
 	return ret;
 }
 
-/* READ or WRITE: returns a PVCHAN_REJ_* for malformed requests, else -1. */
+/* Pages needed to pin @nsegs checked segments. */
+static unsigned int pvchan_blk_nr_pages(const struct pvchan_seg *segs,
+					unsigned int nsegs)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nsegs; i++)
+		n += DIV_ROUND_UP(offset_in_page(le64_to_cpu(segs[i].addr)) +
+				  le32_to_cpu(segs[i].len), PAGE_SIZE);
+	return n;
+}
+
+/* Pin the segments' pages into @io; false (all unpinned) on a fault. */
+static bool pvchan_blk_pin(struct pvchan_queue *q, struct pvchan_blk_io *io,
+			   unsigned int nsegs, unsigned int max_pages,
+			   bool *direct)
+{
+	struct pvchan_blk_queue *bq = q->priv;
+	struct pvchan_blk *blk = pvchan_blk(q);
+	unsigned int i, j;
+	int n;
+
+	for (i = 0; i < nsegs; i++) {
+		u64 gpa = le64_to_cpu(bq->segs[i].addr);
+		u32 len = le32_to_cpu(bq->segs[i].len);
+		u32 off = offset_in_page(gpa);
+
+		/* A guest READ is a host write into guest memory. */
+		n = pvchan_kvm_pin(q->dev->vm->kvm, gpa, len, !io->write,
+				   io->pages + io->npages,
+				   max_pages - io->npages);
+		if (n < 0) {
+			unpin_user_pages(io->pages, io->npages);
+			return false;
+		}
+		for (j = 0; j < n; j++) {
+			struct bio_vec *bv = &io->bvec[io->npages + j];
+			u32 chunk = min_t(u32, len, PAGE_SIZE - off);
+
+			bv->bv_page = io->pages[io->npages + j];
+			bv->bv_offset = off;
+			bv->bv_len = chunk;
+			if (!IS_ALIGNED(off | chunk, blk->dio_align))
+				*direct = false;
+			len -= chunk;
+			off = 0;
+		}
+		io->npages += n;
+	}
+	return true;
+}
+
+/*
+ * READ or WRITE: returns a PVCHAN_REJ_* for malformed requests, -1 when
+ * @cqe is final, PVCHAN_ASYNC when the I/O completes later.
+ */
 static int pvchan_blk_rw(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 			 struct pvchan_cqe *cqe, bool write)
 {
 	struct pvchan_blk_queue *bq = q->priv;
 	struct pvchan_blk *blk = pvchan_blk(q);
-	struct kvm *kvm = q->dev->vm->kvm;
 	u16 flags = le16_to_cpu(sqe->flags);
 	u32 tlen = le32_to_cpu(sqe->len);
 	u64 sector = le64_to_cpu(sqe->args[0]);
-	unsigned int nsegs, i, j, npages = 0;
+	loff_t pos = sector << PVCHAN_BLK_SECTOR_SHIFT;
+	bool fua = flags & PVCHAN_SQE_F_FUA;
 	bool direct = blk->can_direct;
-	size_t bytes = 0;
+	struct pvchan_blk_io *io;
+	unsigned int nsegs, max_pages;
+	size_t bytes;
 	ssize_t done;
-	int n;
 
 	cqe->status = cpu_to_le32(PVCHAN_ST_INVAL);
 	if (!(q->dev->vm->features & BIT_ULL(PVCHAN_F_INDIRECT)) ||
 	    !(flags & PVCHAN_SQE_F_INDIRECT) ||
 	    (flags & ~(PVCHAN_SQE_F_INDIRECT | PVCHAN_SQE_F_FUA)) ||
-	    (!write && (flags & PVCHAN_SQE_F_FUA)))
+	    (!write && fua))
 		return PVCHAN_REJ_RING_DESC;
 	nsegs = tlen / sizeof(struct pvchan_seg);
 	if (!nsegs || nsegs > PVCHAN_BLK_MAX_SEGS ||
 	    tlen % sizeof(struct pvchan_seg))
 		return PVCHAN_REJ_RING_DESC;
-	if (pvchan_kvm_read(kvm, le64_to_cpu(sqe->addr), bq->segs, tlen)) {
+	if (pvchan_kvm_read(q->dev->vm->kvm, le64_to_cpu(sqe->addr), bq->segs,
+			    tlen)) {
 		cqe->status = cpu_to_le32(PVCHAN_ST_FAULT);
 		return PVCHAN_REJ_FAULT;
 	}
@@ -263,55 +383,36 @@ static int pvchan_blk_rw(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 		return -1;
 	}
 
-	for (i = 0; i < nsegs; i++) {
-		u64 gpa = le64_to_cpu(bq->segs[i].addr);
-		u32 len = le32_to_cpu(bq->segs[i].len);
-		u32 off = offset_in_page(gpa);
-
-		/* A guest READ is a host write into guest memory. */
-		n = pvchan_kvm_pin(kvm, gpa, len, !write, bq->pages + npages,
-				   PVCHAN_BLK_MAX_PAGES - npages);
-		if (n < 0) {
-			cqe->status = cpu_to_le32(PVCHAN_ST_FAULT);
-			unpin_user_pages(bq->pages, npages);
-			return PVCHAN_REJ_FAULT;
-		}
-		for (j = 0; j < n; j++) {
-			struct bio_vec *bv = &bq->bvec[npages + j];
-			u32 chunk = min_t(u32, len, PAGE_SIZE - off);
-
-			bv->bv_page = bq->pages[npages + j];
-			bv->bv_offset = off;
-			bv->bv_len = chunk;
-			if (!IS_ALIGNED(off | chunk, blk->dio_align))
-				direct = false;
-			len -= chunk;
-			off = 0;
-		}
-		npages += n;
-	}
-	if (!IS_ALIGNED(sector << PVCHAN_BLK_SECTOR_SHIFT, blk->dio_align))
-		direct = false;
-
-	done = pvchan_blk_do_rw(blk, write, bq->bvec, npages, bytes,
-				sector << PVCHAN_BLK_SECTOR_SHIFT,
-				flags & PVCHAN_SQE_F_FUA, direct);
-	/* Some file systems refuse direct I/O for a given range: retry. */
-	if (done == -EINVAL && direct)
-		done = pvchan_blk_do_rw(blk, write, bq->bvec, npages, bytes,
-					sector << PVCHAN_BLK_SECTOR_SHIFT,
-					flags & PVCHAN_SQE_F_FUA, false);
-	unpin_user_pages_dirty_lock(bq->pages, npages, !write);
-	if (done != bytes) {
-		pvchan_guest_dbg(q->dev->vm, "dev%u: %s at sector %llu: %zd\n",
-				 q->dev->index, write ? "write" : "read",
-				 sector, done);
+	/* Segments are checked: at most PVCHAN_BLK_MAX_PAGES. */
+	max_pages = pvchan_blk_nr_pages(bq->segs, nsegs);
+	io = kmalloc(struct_size(io, bvec, max_pages) +
+		     max_pages * sizeof(struct page *), GFP_KERNEL);
+	if (!io) {
 		cqe->status = cpu_to_le32(PVCHAN_ST_IOERR);
 		return -1;
 	}
-	cqe->status = cpu_to_le32(PVCHAN_ST_OK);
-	cqe->len = cpu_to_le32(bytes);
-	return -1;
+	io->q = q;
+	io->bytes = bytes;
+	io->write = write;
+	io->npages = 0;
+	io->pages = (struct page **)&io->bvec[max_pages];
+	io->req.release = pvchan_blk_io_release;
+	if (!pvchan_blk_pin(q, io, nsegs, max_pages, &direct)) {
+		kfree(io);
+		cqe->status = cpu_to_le32(PVCHAN_ST_FAULT);
+		return PVCHAN_REJ_FAULT;
+	}
+	if (!IS_ALIGNED(pos, blk->dio_align))
+		direct = false;
+
+	pvchan_req_start(q, &io->req, cqe);
+	done = pvchan_blk_io_submit(blk, io, pos, fua, direct);
+	/* Some file systems refuse direct I/O for a given range: retry. */
+	if (done == -EINVAL && direct)
+		done = pvchan_blk_io_submit(blk, io, pos, fua, false);
+	if (done != -EIOCBQUEUED)
+		pvchan_blk_io_done(&io->iocb, done);
+	return PVCHAN_ASYNC;
 }
 
 /* DISCARD and WRITE_ZEROES. */

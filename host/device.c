@@ -86,14 +86,8 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 			return ret;
 		}
 	}
-	for (i = 0; i < dev->num_queues; i++) {
-		struct pvchan_queue *q = &dev->queues[i];
-
-		q->dev = dev;
-		q->index = i;
-		mutex_init(&q->lock);
-		INIT_WORK(&q->work, pvchan_queue_work);
-	}
+	for (i = 0; i < dev->num_queues; i++)
+		pvchan_queue_init(&dev->queues[i], dev, i);
 
 	mutex_lock(&vm->lock);
 	if (vm->num_devs >= PVCHAN_CTL_MAX_DEVS) {

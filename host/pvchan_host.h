@@ -19,8 +19,10 @@
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/srcu.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "pvchan_abi.h"
@@ -88,6 +90,14 @@ struct pvchan_queue_stats {
  * @sq_cons: next submission entry the host will consume.
  * @cq_prod: next completion slot the host will fill.
  * @irq_route: 0, or PVCHAN_ROUTE_VALID | apic_id << 8 | vector.
+ * @inflight: requests consumed from the ring and not completed on it yet
+ *	(backend I/O in progress, or completed and not posted); under @lock.
+ *	Consumption stops while it could overflow the completion ring.
+ * @done_lock: protects @done and @aio; taken in any context.
+ * @done: asynchronous requests completed by the backend, to be posted by
+ *	the worker.
+ * @aio: asynchronous requests the backend has not completed yet.
+ * @idle: woken when @aio drops to 0 (queue reset waits for it).
  * @work: the queue worker, on pvchan_wq.
  * @priv: device-type state for the queue.
  * @stats: counters.
@@ -104,6 +114,11 @@ struct pvchan_queue {
 	u32 sq_cons;
 	u32 cq_prod;
 	u64 irq_route;
+	u32 inflight;
+	spinlock_t done_lock;	/* see @done_lock above */
+	struct list_head done;
+	u32 aio;
+	wait_queue_head_t idle;
 	struct work_struct work;
 	void *priv;
 	struct pvchan_queue_stats stats;
@@ -111,6 +126,27 @@ struct pvchan_queue {
 };
 
 #define PVCHAN_ROUTE_VALID	BIT_ULL(63)
+
+/*
+ * @handle's return value when the backend completes the request later, with
+ * pvchan_queue_complete().
+ */
+#define PVCHAN_ASYNC		(-2)
+
+/**
+ * struct pvchan_req - a request a backend completes asynchronously.
+ * @node: on the queue's done list.
+ * @cqe: the completion to post; req_id is set by pvchan_req_start().
+ * @start_ns: when the queue worker picked the request up.
+ * @release: frees the request (unpins its pages); called by the queue worker
+ *	or reset, in process context, before or instead of posting @cqe.
+ */
+struct pvchan_req {
+	struct list_head node;
+	struct pvchan_cqe cqe;
+	u64 start_ns;
+	void (*release)(struct pvchan_req *req);
+};
 
 /**
  * struct pvchan_dev_ops - a device type's backend.
@@ -125,7 +161,9 @@ struct pvchan_queue {
  * @queue_free: free it (may be NULL).
  * @handle: serve one request; fills @cqe (req_id is set by the caller).
  *	Runs in the queue worker with the VMM's mm in use; may sleep.
- *	Returns a PVCHAN_REJ_* value if the entry was malformed, or -1.
+ *	Returns a PVCHAN_REJ_* value if the entry was malformed, -1 when
+ *	@cqe is complete, or PVCHAN_ASYNC after pvchan_req_start(): the
+ *	backend then calls pvchan_queue_complete() once, from any context.
  */
 struct pvchan_dev_ops {
 	u32 type;
@@ -253,6 +291,11 @@ const char *pvchan_hc_name(unsigned int idx);
 void pvchan_queue_work(struct work_struct *work);
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size);
 void pvchan_queue_reset(struct pvchan_queue *q);
+void pvchan_queue_init(struct pvchan_queue *q, struct pvchan_dev *dev,
+		       u16 index);
+void pvchan_req_start(struct pvchan_queue *q, struct pvchan_req *req,
+		      const struct pvchan_cqe *cqe);
+void pvchan_queue_complete(struct pvchan_queue *q, struct pvchan_req *req);
 
 /* device.c */
 int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg);

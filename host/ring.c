@@ -74,6 +74,24 @@ static int pvchan_ring_put(struct pvchan_queue *q, size_t off, u32 val)
 }
 
 /**
+ * pvchan_queue_init() - initialise a queue of a new device.
+ * @q: the queue.
+ * @dev: its device.
+ * @index: its number.
+ */
+void pvchan_queue_init(struct pvchan_queue *q, struct pvchan_dev *dev,
+		       u16 index)
+{
+	q->dev = dev;
+	q->index = index;
+	mutex_init(&q->lock);
+	spin_lock_init(&q->done_lock);
+	INIT_LIST_HEAD(&q->done);
+	init_waitqueue_head(&q->idle);
+	INIT_WORK(&q->work, pvchan_queue_work);
+}
+
+/**
  * pvchan_queue_setup() - start serving a ring.
  * @q: the queue.
  * @gpa: page-aligned ring address, already checked to be guest RAM.
@@ -81,7 +99,8 @@ static int pvchan_ring_put(struct pvchan_queue *q, size_t off, u32 val)
  *
  * Called in the vCPU thread (the ring header is initialised here).
  *
- * Return: 0, -EBUSY if the queue is already active, -EFAULT, or -ENOMEM.
+ * Return: 0, -EBUSY if the queue is already active (or a reset is still
+ * waiting for its I/O), -EFAULT, or -ENOMEM.
  */
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
 {
@@ -89,7 +108,7 @@ int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
 	int ret = 0;
 
 	mutex_lock(&q->lock);
-	if (q->active) {
+	if (q->active || q->inflight) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -117,24 +136,102 @@ out_unlock:
 	return ret;
 }
 
+static bool pvchan_queue_aio_idle(struct pvchan_queue *q)
+{
+	bool idle;
+
+	spin_lock_irq(&q->done_lock);
+	idle = !q->aio;
+	spin_unlock_irq(&q->done_lock);
+	return idle;
+}
+
+/* Release, without posting, every completed asynchronous request. */
+static void pvchan_queue_drop_done(struct pvchan_queue *q)
+{
+	struct pvchan_req *req, *tmp;
+	LIST_HEAD(done);
+
+	lockdep_assert_held(&q->lock);
+	spin_lock_irq(&q->done_lock);
+	list_splice_init(&q->done, &done);
+	spin_unlock_irq(&q->done_lock);
+	list_for_each_entry_safe(req, tmp, &done, node) {
+		q->inflight--;
+		req->release(req);
+	}
+}
+
 /**
  * pvchan_queue_reset() - stop serving a ring; safe on an idle queue.
  * @q: the queue.
  *
- * Waits for a running worker batch.  Requests not yet completed are dropped:
- * the guest resets a queue only when it has given them up.
+ * Waits for a running worker batch and for the backend I/O of the queue's
+ * requests: when this returns no request touches guest memory any more, so
+ * the guest may reuse its buffers.  Requests not completed on the ring are
+ * dropped: the guest resets a queue only when it has given them up.
  */
 void pvchan_queue_reset(struct pvchan_queue *q)
 {
+	bool was_active;
+
 	mutex_lock(&q->lock);
-	if (q->active) {
-		WRITE_ONCE(q->active, false);
-		if (q->dev->ops->queue_free)
-			q->dev->ops->queue_free(q);
-	}
+	was_active = q->active;
+	WRITE_ONCE(q->active, false);
 	q->irq_route = 0;
 	mutex_unlock(&q->lock);
+
+	wait_event(q->idle, pvchan_queue_aio_idle(q));
+	/* The last completion queued the worker before dropping aio to 0. */
 	cancel_work_sync(&q->work);
+
+	mutex_lock(&q->lock);
+	pvchan_queue_drop_done(q);
+	WARN_ON_ONCE(q->inflight);
+	q->inflight = 0;
+	if (was_active && q->dev->ops->queue_free)
+		q->dev->ops->queue_free(q);
+	mutex_unlock(&q->lock);
+}
+
+/**
+ * pvchan_req_start() - a backend takes a request asynchronously.
+ * @q: the queue.
+ * @req: the backend's request; @req->release must be set.
+ * @cqe: the completion prepared by the queue worker (req_id).
+ *
+ * Call before starting the backend I/O, then return PVCHAN_ASYNC from
+ * &pvchan_dev_ops.handle.  Context: the queue worker.
+ */
+void pvchan_req_start(struct pvchan_queue *q, struct pvchan_req *req,
+		      const struct pvchan_cqe *cqe)
+{
+	req->cqe = *cqe;
+	req->start_ns = ktime_get_ns();
+	spin_lock_irq(&q->done_lock);
+	q->aio++;
+	spin_unlock_irq(&q->done_lock);
+}
+
+/**
+ * pvchan_queue_complete() - the backend finished an asynchronous request.
+ * @q: the queue.
+ * @req: started with pvchan_req_start(), @req->cqe filled in.
+ *
+ * Context: any (I/O completion may run in interrupt context).  The queue
+ * worker posts the completion.
+ */
+void pvchan_queue_complete(struct pvchan_queue *q, struct pvchan_req *req)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->done_lock, flags);
+	list_add_tail(&req->node, &q->done);
+	/* Under the lock: a reset that sees aio == 0 finds the work queued. */
+	queue_work(pvchan_wq, &q->work);
+	if (!--q->aio)
+		wake_up(&q->idle);
+	spin_unlock_irqrestore(&q->done_lock, flags);
 }
 
 static void pvchan_queue_irq(struct pvchan_queue *q)
@@ -162,13 +259,66 @@ static void pvchan_queue_break(struct pvchan_queue *q, const char *why,
 			 q->dev->index, q->index, why, val);
 }
 
+/* Write a completion to the next cq slot; false if the ring is gone. */
+static bool pvchan_queue_post(struct pvchan_queue *q,
+			      const struct pvchan_cqe *cqe, u64 start)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+	u64 cq_off = PVCHAN_RING_CQ_OFF((u64)q->size) +
+		     (u64)(q->cq_prod & (q->size - 1)) *
+		     sizeof(struct pvchan_cqe);
+
+	if (cqe->status != cpu_to_le32(PVCHAN_ST_OK))
+		atomic64_inc(&q->stats.errors);
+	else
+		atomic64_add(le32_to_cpu(cqe->len), &q->stats.bytes);
+	if (pvchan_kvm_write(vm->kvm, q->ring_gpa + cq_off, cqe, sizeof(*cqe)))
+		return false;
+	q->cq_prod++;
+	atomic64_inc(&q->stats.completions);
+	pvchan_hist_add(&q->stats.latency, ktime_get_ns() - start);
+	trace_pvchan_req_complete(vm->id, q->dev->index, q->index,
+				  le64_to_cpu(cqe->req_id),
+				  le32_to_cpu(cqe->status), le32_to_cpu(cqe->len));
+	return true;
+}
+
+/*
+ * Post the asynchronous completions that arrived; returns how many, or -1
+ * if the ring is gone (the rest stay for the reset to release).
+ */
+static int pvchan_queue_post_done(struct pvchan_queue *q)
+{
+	struct pvchan_req *req;
+	struct pvchan_cqe cqe;
+	int n = 0;
+	u64 start;
+
+	for (;;) {
+		spin_lock_irq(&q->done_lock);
+		req = list_first_entry_or_null(&q->done, struct pvchan_req,
+					       node);
+		if (req)
+			list_del(&req->node);
+		spin_unlock_irq(&q->done_lock);
+		if (!req)
+			return n;
+		cqe = req->cqe;
+		start = req->start_ns;
+		/* Pages unpinned (and dirtied) before the guest sees it. */
+		req->release(req);
+		q->inflight--;
+		if (!pvchan_queue_post(q, &cqe, start))
+			return -1;
+		n++;
+	}
+}
+
 /* Serve one submission entry; returns false if the ring must stop. */
 static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 {
 	struct pvchan_vm *vm = pvchan_queue_vm(q);
 	u64 sq_off = PVCHAN_RING_SQ_OFF + (u64)(q->sq_cons & mask) * 64;
-	u64 cq_off = PVCHAN_RING_CQ_OFF((u64)q->size) +
-		     (u64)(q->cq_prod & mask) * sizeof(struct pvchan_cqe);
 	struct pvchan_sqe sqe;
 	struct pvchan_cqe cqe = {};
 	u64 start = ktime_get_ns();
@@ -181,13 +331,17 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 				le64_to_cpu(sqe.req_id),
 				le16_to_cpu(sqe.opcode), le32_to_cpu(sqe.len));
 	atomic64_inc(&q->stats.requests);
+	q->sq_cons++;
 	if (atomic_dec_if_positive(&q->dev->fault_drop) >= 0) {
 		/* Injected fault: the request is lost, never completed. */
 		atomic64_inc(&q->stats.fault_dropped);
-		q->sq_cons++;
 		return true;
 	}
 	why = q->dev->ops->handle(q, &sqe, &cqe);
+	if (why == PVCHAN_ASYNC) {
+		q->inflight++;
+		return true;
+	}
 	if (why >= 0) {
 		pvchan_reject(vm, why);
 		pvchan_guest_dbg(vm, "dev%u q%u: request %llu refused: %s\n",
@@ -195,20 +349,7 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 				 le64_to_cpu(sqe.req_id),
 				 pvchan_reject_name(why));
 	}
-	if (cqe.status != cpu_to_le32(PVCHAN_ST_OK))
-		atomic64_inc(&q->stats.errors);
-	else
-		atomic64_add(le32_to_cpu(cqe.len), &q->stats.bytes);
-	if (pvchan_kvm_write(vm->kvm, q->ring_gpa + cq_off, &cqe, sizeof(cqe)))
-		return false;
-	q->sq_cons++;
-	q->cq_prod++;
-	atomic64_inc(&q->stats.completions);
-	pvchan_hist_add(&q->stats.latency, ktime_get_ns() - start);
-	trace_pvchan_req_complete(vm->id, q->dev->index, q->index,
-				  le64_to_cpu(cqe.req_id),
-				  le32_to_cpu(cqe.status), le32_to_cpu(cqe.len));
-	return true;
+	return pvchan_queue_post(q, &cqe, start);
 }
 
 /* One batch; returns true if work is left (budget used up). */
@@ -216,11 +357,13 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 {
 	struct pvchan_vm *vm = pvchan_queue_vm(q);
 	bool event_idx = vm->features & BIT_ULL(PVCHAN_F_EVENT_IDX);
-	u32 mask = q->size - 1, old_cq = q->cq_prod;
-	u32 sq_prod, cq_cons, cq_event, pending, done = 0;
+	u32 mask = q->size - 1, old_cq = q->cq_prod, old_sq = q->sq_cons;
+	u32 sq_prod, cq_cons, cq_event, pending, served = 0;
 	bool more = false;
 
 	for (;;) {
+		if (pvchan_queue_post_done(q) < 0)
+			goto out_fault;
 		if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod) ||
 		    pvchan_ring_get(q, HDR_OFF(cq_cons), &cq_cons))
 			goto out_fault;
@@ -248,20 +391,23 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 				break;
 			continue;
 		}
-		if (done >= PVCHAN_QUEUE_BUDGET) {
+		if (served >= PVCHAN_QUEUE_BUDGET) {
 			more = true;
 			break;
 		}
-		if (q->cq_prod - cq_cons >= q->size) {
-			/* The guest must consume completions first. */
+		if (q->cq_prod + q->inflight - cq_cons >= q->size) {
+			/*
+			 * No completion slot for one more request: the guest
+			 * must consume completions, or the backend finish.
+			 */
 			atomic64_inc(&q->stats.cq_full);
 			break;
 		}
 		if (!pvchan_queue_serve(q, mask))
 			goto out_fault;
-		done++;
+		served++;
 		/* Publish in batches of 16 so the guest sees progress. */
-		if (!(done & 15)) {
+		if (!(served & 15)) {
 			/* Completion entries before the index covering them. */
 			smp_wmb();
 			if (pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
@@ -269,13 +415,19 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 		}
 	}
 out_stop:
-	if (!done)
+	/* Completions that arrived while the ring was read. */
+	if (pvchan_queue_post_done(q) < 0)
+		goto out_fault;
+	if (q->sq_cons == old_sq && q->cq_prod == old_cq)
 		return more;
 	/* Completion entries before the indices covering them. */
 	smp_wmb();
 	if (pvchan_ring_put(q, HDR_OFF(sq_cons), q->sq_cons) ||
 	    pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
 		goto out_fault;
+	/* Requests taken by the backend, none completed yet: no interrupt. */
+	if (q->cq_prod == old_cq)
+		return more;
 	/* cq_prod store before the cq_event load (guest: pvchan_gring_arm). */
 	smp_mb();
 	if (event_idx) {

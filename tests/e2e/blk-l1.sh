@@ -1,8 +1,10 @@
 #!/bin/bash
-# pvblk end to end; runs in L1 (harness/run-l1.sh).  Three disks for one
-# L2: a 64 MiB image file (tmpfs: buffered path), a read-only image, and a
-# loop block device (direct I/O path).  L2 runs dd, mkfs.ext4/e2fsck and
-# fio --verify against them.  Prints TAP.
+# pvblk end to end; runs in L1 (harness/run-l1.sh).  Disks for one L2: a
+# 64 MiB image file (tmpfs: buffered path), a read-only image, a 320 MiB
+# loop block device (asynchronous direct I/O path), a scratch image, two
+# that lose requests (fault knobs), and one hot-added later.  L2 runs dd,
+# fio --verify, mkfs.ext4/e2fsck, discard, resize, hot-add and hot-remove
+# against them.  Prints TAP.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,7 +28,7 @@ check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
 
 truncate -s 64M "$work/d0.img"
 dd if=/dev/urandom of="$work/d1.img" bs=1M count=8 status=none
-truncate -s 64M "$work/d2.img"
+truncate -s 320M "$work/d2.img"
 truncate -s 64M "$work/d3.img"
 truncate -s 1M "$work/d4.img" "$work/d5.img"
 loopdev=$(losetup --find --show "$work/d2.img")
@@ -51,9 +53,6 @@ start_l2() {
 	wait_for "$work/ctl.log" '^pvchanctl: attached' 30 || return 1
 	vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
 	vm=${vm:-0}
-	# Fault injection: dev4 loses its next request, dev5 every request.
-	echo 1 >$dbg/vm"$vm"/dev4/fault_drop_completions
-	echo 1000000 >$dbg/vm"$vm"/dev5/fault_drop_completions
 	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 }
 attached=0
@@ -71,9 +70,17 @@ check "pvchanctl attaches six disks" [ $attached = 1 ]
 copier=$!
 sed 's/^/# /' "$work/ctl.log"
 
-# The capacity change and the flushed write, when L2 gets there.
+# Fault injection when L2 gets there (not during the partition scans):
+# dev4 loses its next request, dev5 every request; then a configuration
+# change of dev4 tells L2 the knobs are armed.
+if l2_wait "$work/l2.log" '^G lose_ready' 1500; then
+	echo 1 >$dbg/vm"$vm"/dev4/fault_drop_completions
+	echo 1000000 >$dbg/vm"$vm"/dev5/fault_drop_completions
+	"$REPO/tools/pvchanctl/pvchanctl" resize --pid "$qpid" --dev 4
+fi
+# The capacity change and the flushed write.
 resize_rc=- flush_sha=-
-if l2_wait "$work/l2.log" '^G resize_ready' 1500; then
+if l2_wait "$work/l2.log" '^G resize_ready' 600; then
 	truncate -s 96M "$work/d3.img"
 	"$REPO/tools/pvchanctl/pvchanctl" resize --pid "$qpid" --dev 3
 	resize_rc=$?
@@ -100,8 +107,8 @@ check "L2 ran its whole script" l2_gone "$work/l2.log" '^=== BLK DONE'
 for f in $dbg/vm"$vm"/dev*/q*/stats; do sed "s|^|# host ${f#$dbg/}: |" "$f"; done
 sed 's/^/# host rejects: /' $dbg/vm"$vm"/rejects
 
-check "disks appear with their sizes (131072, 16384, 131072, 131072 sectors)" \
-	[ "$(g pvda_size) $(g pvdb_size) $(g pvdc_size) $(g pvdd_size)" = "131072 16384 131072 131072" ]
+check "disks appear with their sizes (131072, 16384, 655360, 131072 sectors)" \
+	[ "$(g pvda_size) $(g pvdb_size) $(g pvdc_size) $(g pvdd_size)" = "131072 16384 655360 131072" ]
 check "serial numbers" [ "$(g pvda_serial) $(g pvdb_serial) $(g pvdc_serial) $(g pvdd_serial)" = "PVTEST0 PVRO1 PVLOOP2 PVSCRATCH3" ]
 check "read-only flag only on pvdb" [ "$(g pvda_ro) $(g pvdb_ro) $(g pvdc_ro) $(g pvdd_ro)" = "0 1 0 0" ]
 check "one hardware queue per vCPU (2)" [ "$(g nr_hw_queues)" = 2 ]
@@ -116,8 +123,10 @@ check "read-only disk refuses writes" [ "$(g ro_write_rc)" = 1 ]
 check "mkfs.ext4 and mount on the loop-backed disk" [ "$(g mkfs_rc)$(g mount_rc)$(g umount_rc)" = 000 ]
 check "e2fsck -fn clean" [ "$(g fsck_rc)" = 0 ]
 check "files verified after remount" [ "$(g files_ok)" = 1 ]
-check "fio randwrite+verify, iodepth 1, 2 jobs" [ "$(g fio1_rc)" = 0 ]
-check "fio randwrite+verify, iodepth 32, 2 jobs" [ "$(g fio32_rc)" = 0 ]
+check "fio randwrite+verify, iodepth 1, 64 KiB, 2 jobs, $(g fio1_mib) MiB" \
+	[ "$(g fio1_rc)" = 0 -a "$(g fio1_mib)" -ge 256 ]
+check "fio randwrite+verify, iodepth 32, 4 KiB, 2 jobs, $(g fio32_mib) MiB" \
+	[ "$(g fio32_rc)" = 0 -a "$(g fio32_mib)" -ge 256 ]
 check "DISCARD reads back zeroes" [ "$(g discard_rc)$(g discard_zero)" = 01 ]
 check "WRITE_ZEROES reads back zeroes" [ "$(g wzeroes_rc)$(g wzeroes_zero)" = 01 ]
 sync
@@ -137,8 +146,8 @@ check "host counted the dropped completions" \
 check "pvchanctl resize (64 -> 96 MiB) exits 0" [ "$resize_rc" = 0 ]
 check "guest applied the new capacity (196608 sectors) and logged it" \
 	[ "$(g pvdd_new_size)" = 196608 -a "$(g resize_logged)" = 1 -a "$(g capacity_changes)" = 1 ]
-check "host raised an event interrupt per change (resize, add, remove: 3)" \
-	[ "$(sed -n 's/^events //p' $dbg/vm"$vm"/info)" = 3 ]
+check "host raised an event interrupt per change (2 resizes, add, remove: 4)" \
+	[ "$(sed -n 's/^events //p' $dbg/vm"$vm"/info)" = 4 ]
 check "data written in the new space reads back" [ -n "$(g flush_sha)" -a "$(g tail_sha)" = "$(g flush_sha)" ]
 check "flushed write is in the L1 image file once sync returned" [ "$flush_sha" = "$(g flush_sha)" ]
 check "pvchanctl add and remove exit 0" [ "$add_rc$remove_rc" = 00 ]
