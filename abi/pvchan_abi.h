@@ -71,7 +71,8 @@
 #define PVCHAN_F_EVENT_IDX		0	/* notification suppression */
 #define PVCHAN_F_INDIRECT		1	/* segment tables (sqe.flags) */
 #define PVCHAN_F_DEV_EVENTS		2	/* event interrupt, ABI 1.2 */
-#define PVCHAN_F_KNOWN_MASK		0x7ULL
+#define PVCHAN_F_STAGE_TIMES		3	/* host times in cqe, ABI 1.2 */
+#define PVCHAN_F_KNOWN_MASK		0xfULL
 
 /* Device types (pvchan_dev_desc.type). */
 #define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
@@ -190,13 +191,23 @@ struct pvchan_sqe {
 
 #define PVCHAN_SQE_F_INDIRECT		0x1	/* addr/len: pvchan_seg table */
 
-/* struct pvchan_cqe - completion entry, 32 bytes. */
+/*
+ * struct pvchan_cqe - completion entry, 32 bytes.
+ * With PVCHAN_F_STAGE_TIMES (ABI 1.2) the host says where a request spent
+ * its time on the host, in nanoseconds, saturated at 0xffffffff: from the
+ * worker taking it off the ring to the backend finishing (host_backend_ns),
+ * and from there to this entry being written (host_post_ns).  The guest's
+ * own submit-to-completion time minus these two is the channel's share
+ * (notification, scheduling of the host worker, interrupt delivery).
+ * Without the feature both are 0.
+ */
 struct pvchan_cqe {
 	__le64 req_id;
 	__le32 status;			/* PVCHAN_ST_* */
 	__le32 len;			/* bytes produced */
 	__le64 value;			/* opcode specific */
-	__le64 reserved;
+	__le32 host_backend_ns;		/* ABI 1.2, PVCHAN_F_STAGE_TIMES */
+	__le32 host_post_ns;		/* ABI 1.2, PVCHAN_F_STAGE_TIMES */
 };
 
 /* struct pvchan_seg - one segment of an indirect table, 16 bytes. */

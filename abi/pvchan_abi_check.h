@@ -52,6 +52,8 @@ static_assert(sizeof(struct pvchan_cqe) == 32, "pvchan_cqe size");
 PVCHAN_ABI_OFF(pvchan_cqe, status, 8);
 PVCHAN_ABI_OFF(pvchan_cqe, len, 12);
 PVCHAN_ABI_OFF(pvchan_cqe, value, 16);
+PVCHAN_ABI_OFF(pvchan_cqe, host_backend_ns, 24);
+PVCHAN_ABI_OFF(pvchan_cqe, host_post_ns, 28);
 
 static_assert(sizeof(struct pvchan_seg) == 16, "pvchan_seg size");
 static_assert(sizeof(struct pvchan_blk_config) == 64, "pvchan_blk_config size");

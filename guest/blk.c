@@ -67,6 +67,7 @@ static unsigned int pvchan_blk_major_users;
  * struct pvchan_blk_req - per-request driver data (blk-mq pdu).
  * @req_id: id of the request while it is on the ring, 0 otherwise; only a
  *	completion carrying this id completes the request.
+ * @submit_ns: when it was put on the ring (latency histograms).
  * @status: status for pvchan_blk_complete_rq().
  * @timeouts: times the request timed out since blk-mq handed it over.
  * @segs: segment table the host reads; physically contiguous.
@@ -82,6 +83,7 @@ static unsigned int pvchan_blk_major_users;
  */
 struct pvchan_blk_req {
 	u64 req_id;
+	u64 submit_ns;
 	blk_status_t status;
 	unsigned int timeouts;
 	struct pvchan_seg *segs;
@@ -381,6 +383,7 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	}
 	req_id = (pvchan_new_req_id() << PVCHAN_BLK_TAG_BITS) | (u32)rq->tag;
 	req->req_id = req_id;
+	req->submit_ns = ktime_get_ns();
 	sqe->req_id = cpu_to_le64(req_id);
 	sqe->opcode = cpu_to_le16(op);
 	sqe->flags = cpu_to_le16(sqe_flags);
@@ -453,6 +456,7 @@ static void pvchan_blk_complete(struct pvchan_gqueue *gq,
 		break;
 	}
 	req->status = status;
+	pvchan_gqueue_account(gq, req->submit_ns, cqe);
 	/* Off the ring: a repeated completion no longer matches. */
 	req->req_id = 0;
 	if (likely(!blk_should_fake_timeout(rq->q)))

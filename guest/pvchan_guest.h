@@ -14,6 +14,7 @@
 #include <linux/types.h>
 
 #include "pvchan_abi.h"
+#include "pvchan_hist.h"
 
 struct dentry;
 struct seq_file;
@@ -55,7 +56,13 @@ struct pvchan_gring {
 	bool event_idx;
 };
 
-/* Per-queue counters; updated under the queue lock or atomically. */
+/*
+ * Per-queue counters; updated under the queue lock or atomically.  The
+ * latency histograms split a request's life into stages: total (guest
+ * submit to guest completion), host_backend and host_post (reported by the
+ * host in the completion, PVCHAN_F_STAGE_TIMES), and channel (total minus
+ * the host's stages: notification, host worker wake-up, interrupt).
+ */
 struct pvchan_gqueue_stats {
 	atomic64_t submitted;
 	atomic64_t completed;
@@ -65,6 +72,10 @@ struct pvchan_gqueue_stats {
 	atomic64_t bad_completions;
 	atomic64_t timeouts;
 	atomic64_t route_updates;
+	struct pvchan_hist lat_total;
+	struct pvchan_hist lat_host_backend;
+	struct pvchan_hist lat_host_post;
+	struct pvchan_hist lat_channel;
 };
 
 /**
@@ -116,7 +127,7 @@ struct pvchan_gdev {
 
 #define PVCHAN_GUEST_FEATURES \
 	(BIT_ULL(PVCHAN_F_EVENT_IDX) | BIT_ULL(PVCHAN_F_INDIRECT) | \
-	 BIT_ULL(PVCHAN_F_DEV_EVENTS))
+	 BIT_ULL(PVCHAN_F_DEV_EVENTS) | BIT_ULL(PVCHAN_F_STAGE_TIMES))
 #define PVCHAN_GUEST_MAX_DEVS	16
 
 /* main.c */
@@ -143,6 +154,8 @@ void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
 void pvchan_gqueue_kick(struct pvchan_gqueue *q);
 int pvchan_gqueue_restart(struct pvchan_gqueue *q);
 void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q);
+void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
+			   const struct pvchan_cqe *cqe);
 
 /* irq.c */
 int pvchan_irq_init(void);

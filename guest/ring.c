@@ -6,6 +6,7 @@
  */
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/seq_file.h>
 #include <kunit/visibility.h>
@@ -289,6 +290,37 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
 		   atomic64_read(&s->bad_completions));
 	seq_printf(m, "timeouts %lld\n", atomic64_read(&s->timeouts));
 	seq_printf(m, "route_updates %lld\n", atomic64_read(&s->route_updates));
+	pvchan_hist_show(m, "latency_total", &s->lat_total);
+	pvchan_hist_show(m, "stage_host_backend", &s->lat_host_backend);
+	pvchan_hist_show(m, "stage_host_post", &s->lat_host_post);
+	pvchan_hist_show(m, "stage_channel", &s->lat_channel);
+}
+
+/**
+ * pvchan_gqueue_account() - count a completed request in the queue's
+ * latency histograms, split by stage.
+ * @q: the queue.
+ * @submit_ns: ktime_get_ns() when the request was put on the ring.
+ * @cqe: its completion (host stage times with PVCHAN_F_STAGE_TIMES).
+ *
+ * Context: any.
+ */
+void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
+			   const struct pvchan_cqe *cqe)
+{
+	struct pvchan_gqueue_stats *s = &q->stats;
+	u64 total = ktime_get_ns() - submit_ns, host;
+	u32 backend = le32_to_cpu(cqe->host_backend_ns);
+	u32 post = le32_to_cpu(cqe->host_post_ns);
+
+	pvchan_hist_add(&s->lat_total, total);
+	if (!(pvchan_chan.features & BIT_ULL(PVCHAN_F_STAGE_TIMES)))
+		return;
+	pvchan_hist_add(&s->lat_host_backend, backend);
+	pvchan_hist_add(&s->lat_host_post, post);
+	/* Two clocks: a host claiming more than the total leaves 0. */
+	host = (u64)backend + post;
+	pvchan_hist_add(&s->lat_channel, total > host ? total - host : 0);
 }
 
 /**

@@ -6,48 +6,10 @@
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
-#include <kunit/visibility.h>
 
 #include "pvchan_host.h"
 
 static struct dentry *pvchan_dbg_root;
-
-/**
- * pvchan_hist_bucket() - the histogram bucket of a latency sample.
- * @ns: sample in nanoseconds.
- *
- * Return: fls64(@ns): bucket i holds samples below 2^i ns (0 ns in bucket
- * 0); the last bucket also holds everything larger.
- */
-VISIBLE_IF_KUNIT unsigned int pvchan_hist_bucket(u64 ns)
-{
-	return min_t(unsigned int, fls64(ns), PVCHAN_HIST_BUCKETS - 1);
-}
-EXPORT_SYMBOL_IF_KUNIT(pvchan_hist_bucket);
-
-/**
- * pvchan_hist_add() - count one latency sample.
- * @h: histogram.
- * @ns: sample in nanoseconds.
- */
-void pvchan_hist_add(struct pvchan_hist *h, u64 ns)
-{
-	atomic64_inc(&h->bucket[pvchan_hist_bucket(ns)]);
-}
-
-static void pvchan_hist_show(struct seq_file *m, const char *prefix,
-			     struct pvchan_hist *h)
-{
-	unsigned int i;
-	s64 v;
-
-	for (i = 0; i < PVCHAN_HIST_BUCKETS; i++) {
-		v = atomic64_read(&h->bucket[i]);
-		if (v)
-			seq_printf(m, "%s le_%lluns %lld\n", prefix,
-				   1ULL << i, v);
-	}
-}
 
 static int pvchan_info_show(struct seq_file *m, void *unused)
 {
@@ -140,6 +102,8 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "depth", &s->depth);
 	pvchan_show_counter(m, "max_depth", &s->max_depth);
 	pvchan_hist_show(m, "latency", &s->latency);
+	pvchan_hist_show(m, "stage_backend", &s->stage_backend);
+	pvchan_hist_show(m, "stage_post", &s->stage_post);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_qstats);

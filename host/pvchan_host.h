@@ -27,6 +27,7 @@
 
 #include "pvchan_abi.h"
 #include "pvchan_ctl.h"
+#include "pvchan_hist.h"
 
 struct kvm;
 struct dentry;
@@ -50,16 +51,6 @@ enum pvchan_reject {
 	PVCHAN_REJ_NR
 };
 
-#define PVCHAN_HIST_BUCKETS	32	/* log2(ns) buckets */
-
-/**
- * struct pvchan_hist - log2 latency histogram in nanoseconds.
- * @bucket: bucket i counts samples with fls64(ns) == i (i.e. < 2^i ns).
- */
-struct pvchan_hist {
-	atomic64_t bucket[PVCHAN_HIST_BUCKETS];
-};
-
 /* Per-queue counters; lock free, read by debugfs. */
 struct pvchan_queue_stats {
 	atomic64_t kicks;
@@ -74,7 +65,9 @@ struct pvchan_queue_stats {
 	atomic64_t fault_dropped;
 	atomic64_t max_depth;
 	atomic64_t depth;
-	struct pvchan_hist latency;	/* pickup to completion */
+	struct pvchan_hist latency;	/* pickup to completion posted */
+	struct pvchan_hist stage_backend;	/* pickup to backend done */
+	struct pvchan_hist stage_post;	/* backend done to posted */
 };
 
 /**
@@ -138,6 +131,7 @@ struct pvchan_queue {
  * @node: on the queue's done list.
  * @cqe: the completion to post; req_id is set by pvchan_req_start().
  * @start_ns: when the queue worker picked the request up.
+ * @done_ns: when the backend completed it.
  * @release: frees the request (unpins its pages); called by the queue worker
  *	or reset, in process context, before or instead of posting @cqe.
  */
@@ -145,6 +139,7 @@ struct pvchan_req {
 	struct list_head node;
 	struct pvchan_cqe cqe;
 	u64 start_ns;
+	u64 done_ns;
 	void (*release)(struct pvchan_req *req);
 };
 
@@ -272,7 +267,6 @@ int pvchan_ring_check(u32 size, u32 sq_prod, u32 sq_cons, u32 cq_prod,
 bool pvchan_blk_in_range(u64 cap, u64 sector, u64 count);
 size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
 			    unsigned int nsegs);
-unsigned int pvchan_hist_bucket(u64 ns);
 #endif
 
 /* main.c */
@@ -309,7 +303,6 @@ extern const struct pvchan_dev_ops pvchan_blk_ops;
 #define PVCHAN_DEV_CONFIG_MAX	64	/* largest config block of any type */
 
 /* debugfs.c */
-void pvchan_hist_add(struct pvchan_hist *h, u64 ns);
 int pvchan_debugfs_init(void);
 void pvchan_debugfs_exit(void);
 void pvchan_debugfs_vm_add(struct pvchan_vm *vm);

@@ -225,6 +225,7 @@ void pvchan_queue_complete(struct pvchan_queue *q, struct pvchan_req *req)
 {
 	unsigned long flags;
 
+	req->done_ns = ktime_get_ns();
 	spin_lock_irqsave(&q->done_lock, flags);
 	list_add_tail(&req->node, &q->done);
 	/* Under the lock: a reset that sees aio == 0 finds the work queued. */
@@ -259,14 +260,27 @@ static void pvchan_queue_break(struct pvchan_queue *q, const char *why,
 			 q->dev->index, q->index, why, val);
 }
 
-/* Write a completion to the next cq slot; false if the ring is gone. */
-static bool pvchan_queue_post(struct pvchan_queue *q,
-			      const struct pvchan_cqe *cqe, u64 start)
+/*
+ * Write a completion to the next cq slot; false if the ring is gone.
+ * @start: the worker took the request; @done: the backend finished it.
+ */
+static bool pvchan_queue_post(struct pvchan_queue *q, struct pvchan_cqe *cqe,
+			      u64 start, u64 done)
 {
 	struct pvchan_vm *vm = pvchan_queue_vm(q);
 	u64 cq_off = PVCHAN_RING_CQ_OFF((u64)q->size) +
 		     (u64)(q->cq_prod & (q->size - 1)) *
 		     sizeof(struct pvchan_cqe);
+	u64 now = ktime_get_ns();
+
+	pvchan_hist_add(&q->stats.stage_backend, done - start);
+	pvchan_hist_add(&q->stats.stage_post, now - done);
+	if (vm->features & BIT_ULL(PVCHAN_F_STAGE_TIMES)) {
+		cqe->host_backend_ns = cpu_to_le32(min_t(u64, done - start,
+							 U32_MAX));
+		cqe->host_post_ns = cpu_to_le32(min_t(u64, now - done,
+						      U32_MAX));
+	}
 
 	if (cqe->status != cpu_to_le32(PVCHAN_ST_OK))
 		atomic64_inc(&q->stats.errors);
@@ -276,7 +290,7 @@ static bool pvchan_queue_post(struct pvchan_queue *q,
 		return false;
 	q->cq_prod++;
 	atomic64_inc(&q->stats.completions);
-	pvchan_hist_add(&q->stats.latency, ktime_get_ns() - start);
+	pvchan_hist_add(&q->stats.latency, now - start);
 	trace_pvchan_req_complete(vm->id, q->dev->index, q->index,
 				  le64_to_cpu(cqe->req_id),
 				  le32_to_cpu(cqe->status), le32_to_cpu(cqe->len));
@@ -291,8 +305,8 @@ static int pvchan_queue_post_done(struct pvchan_queue *q)
 {
 	struct pvchan_req *req;
 	struct pvchan_cqe cqe;
+	u64 start, done;
 	int n = 0;
-	u64 start;
 
 	for (;;) {
 		spin_lock_irq(&q->done_lock);
@@ -305,10 +319,11 @@ static int pvchan_queue_post_done(struct pvchan_queue *q)
 			return n;
 		cqe = req->cqe;
 		start = req->start_ns;
+		done = req->done_ns;
 		/* Pages unpinned (and dirtied) before the guest sees it. */
 		req->release(req);
 		q->inflight--;
-		if (!pvchan_queue_post(q, &cqe, start))
+		if (!pvchan_queue_post(q, &cqe, start, done))
 			return -1;
 		n++;
 	}
@@ -349,7 +364,7 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 				 le64_to_cpu(sqe.req_id),
 				 pvchan_reject_name(why));
 	}
-	return pvchan_queue_post(q, &cqe, start);
+	return pvchan_queue_post(q, &cqe, start, ktime_get_ns());
 }
 
 /* One batch; returns true if work is left (budget used up). */

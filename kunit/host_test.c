@@ -57,6 +57,8 @@ static const struct pvchan_layout_case pvchan_layout_cases[] = {
 	LAYOUT(offsetof(struct pvchan_cqe, status), 8),
 	LAYOUT(offsetof(struct pvchan_cqe, len), 12),
 	LAYOUT(offsetof(struct pvchan_cqe, value), 16),
+	LAYOUT(offsetof(struct pvchan_cqe, host_backend_ns), 24),
+	LAYOUT(offsetof(struct pvchan_cqe, host_post_ns), 28),
 	LAYOUT(sizeof(struct pvchan_seg), 16),
 	LAYOUT(sizeof(struct pvchan_blk_config), 64),
 	LAYOUT(offsetof(struct pvchan_blk_config, logical_block_size), 8),
@@ -95,7 +97,8 @@ static void pvchan_abi_numbers_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, PVCHAN_F_KNOWN_MASK,
 			BIT_ULL(PVCHAN_F_EVENT_IDX) |
 			BIT_ULL(PVCHAN_F_INDIRECT) |
-			BIT_ULL(PVCHAN_F_DEV_EVENTS));
+			BIT_ULL(PVCHAN_F_DEV_EVENTS) |
+			BIT_ULL(PVCHAN_F_STAGE_TIMES));
 	/* No device index can collide with the event pseudo-device. */
 	KUNIT_EXPECT_GT(test, PVCHAN_EVENT_DEV, PVCHAN_CTL_MAX_DEVS);
 }

@@ -19,6 +19,8 @@ dbg=/sys/kernel/debug/pvchan
 n=0 fail=0
 
 gsum() { sed -n "s/^G blk[0-9]*\/q[0-9]* $1 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
+# Samples in a guest histogram (KEY le_Nns COUNT lines), healthy disks.
+ghist() { sed -n "s/^G blk[0-3]\/q[0-9]* $1 le_[0-9]*ns //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
 gdev() { sed -n "s/^G blk$1\/q[0-9]* $2 //p" "$work/l2.log" | tr -d '\r' | awk '{ s += $1 } END { print s + 0 }'; }
 
 modprobe kvm_amd
@@ -125,7 +127,7 @@ check "e2fsck -fn clean" [ "$(g fsck_rc)" = 0 ]
 check "files verified after remount" [ "$(g files_ok)" = 1 ]
 check "fio randwrite+verify, iodepth 1, 64 KiB, 2 jobs, $(g fio1_mib) MiB" \
 	[ "$(g fio1_rc)" = 0 -a "$(g fio1_mib)" -ge 256 ]
-check "fio randwrite+verify, iodepth 32, 4 KiB, 2 jobs, $(g fio32_mib) MiB" \
+check "fio randwrite+verify, iodepth 32, 4+64 KiB, 2 jobs, $(g fio32_mib) MiB" \
 	[ "$(g fio32_rc)" = 0 -a "$(g fio32_mib)" -ge 256 ]
 check "DISCARD reads back zeroes" [ "$(g discard_rc)$(g discard_zero)" = 01 ]
 check "WRITE_ZEROES reads back zeroes" [ "$(g wzeroes_rc)$(g wzeroes_zero)" = 01 ]
@@ -135,6 +137,13 @@ check "discarded image is sparse in L1 (${alloc} KiB allocated of 65536)" [ "$al
 check "guest requests == host requests, healthy disks ($(gsum submitted))" \
 	[ "$(($(gdev 0 submitted) + $(gdev 1 submitted) + $(gdev 2 submitted) + $(gdev 3 submitted)))" = \
 	  "$(cat $dbg/vm"$vm"/dev[0-3]/q*/stats | sed -n 's/^requests //p' | awk '{ s += $1 } END { print s + 0 }')" ]
+hhist() { cat $dbg/vm"$vm"/dev[0-3]/q*/stats | sed -n "s/^$1 le_[0-9]*ns //p" | awk '{ s += $1 } END { print s + 0 }'; }
+gdone=$(($(gdev 0 completed) + $(gdev 1 completed) + $(gdev 2 completed) + $(gdev 3 completed)))
+hdone=$(cat $dbg/vm"$vm"/dev[0-3]/q*/stats | sed -n 's/^completions //p' | awk '{ s += $1 } END { print s + 0 }')
+check "guest stage histograms (total, host backend, host post, channel) count every completion ($gdone)" \
+	[ "$(ghist latency_total) $(ghist stage_host_backend) $(ghist stage_host_post) $(ghist stage_channel)" = "$gdone $gdone $gdone $gdone" ]
+check "host stage histograms (backend, post) count every completion ($hdone)" \
+	[ "$(hhist stage_backend) $(hhist stage_post)" = "$hdone $hdone" ]
 check "no request timed out on the healthy disks" \
 	[ "$(($(gdev 0 timeouts) + $(gdev 1 timeouts) + $(gdev 2 timeouts) + $(gdev 3 timeouts)))" = 0 ]
 check "lost request on pvde: timed out, queue reset ($(gdev 4 resets)), resubmitted, read succeeds" \
