@@ -97,6 +97,7 @@ struct pvchan_blk_req {
  * @reset_work: recovery after a timeout.
  * @dead: the host refused to restart the queue; protected by @gq->lock.
  * @resets: reset work runs.
+ * @ops: requests submitted, by PVCHAN_BLK_OP_*.
  */
 struct pvchan_blk_queue {
 	struct pvchan_blk *blk;
@@ -104,6 +105,7 @@ struct pvchan_blk_queue {
 	struct work_struct reset_work;
 	bool dead;
 	atomic64_t resets;
+	atomic64_t ops[PVCHAN_BLK_OP_WRITE_ZEROES + 1];
 };
 
 /**
@@ -392,6 +394,7 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	sqe->args[0] = cpu_to_le64(sector);
 	sqe->args[1] = cpu_to_le64(nr_sectors);
 	atomic64_inc(&gq->stats.submitted);
+	atomic64_inc(&bq->ops[op]);
 	trace_pvchan_guest_req_submit(gq->dev->index, gq->index, req_id, op);
 	if (bd->last)
 		pvchan_gqueue_kick(gq);
@@ -632,8 +635,21 @@ static int pvchan_blk_stats_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_blk_queue *bq = m->private;
 
+	static const char * const names[] = {
+		[PVCHAN_BLK_OP_READ] = "read",
+		[PVCHAN_BLK_OP_WRITE] = "write",
+		[PVCHAN_BLK_OP_FLUSH] = "flush",
+		[PVCHAN_BLK_OP_DISCARD] = "discard",
+		[PVCHAN_BLK_OP_WRITE_ZEROES] = "write_zeroes",
+	};
+	unsigned int i;
+
 	pvchan_gqueue_stats_show(m, bq->gq);
 	seq_printf(m, "resets %lld\n", atomic64_read(&bq->resets));
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i])
+			seq_printf(m, "op_%s %lld\n", names[i],
+				   atomic64_read(&bq->ops[i]));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_blk_stats);

@@ -157,6 +157,22 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q);
 void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
 			   const struct pvchan_cqe *cqe);
 
+/**
+ * pvchan_channel_ns() - the channel's share of a request's time.
+ * @total: guest submit to guest completion, in the guest's clock.
+ * @backend: host_backend_ns from the completion (host controlled).
+ * @post: host_post_ns from the completion (host controlled).
+ *
+ * Return: @total minus the host's stages, 0 if the host claims more (two
+ * clocks, or a lying host).
+ */
+static inline u64 pvchan_channel_ns(u64 total, u32 backend, u32 post)
+{
+	u64 host = (u64)backend + post;
+
+	return total > host ? total - host : 0;
+}
+
 /* irq.c */
 int pvchan_irq_init(void);
 void pvchan_irq_exit(void);

@@ -282,6 +282,7 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
 	seq_printf(m, "cpu %u\nirq %u\n", q->cpu, q->irq);
 	seq_printf(m, "submitted %lld\n", atomic64_read(&s->submitted));
 	seq_printf(m, "completed %lld\n", atomic64_read(&s->completed));
+	seq_printf(m, "inflight %u\n", READ_ONCE(q->ring.inflight));
 	seq_printf(m, "kicks %lld\n", atomic64_read(&s->kicks));
 	seq_printf(m, "kicks_suppressed %lld\n",
 		   atomic64_read(&s->kicks_suppressed));
@@ -309,7 +310,7 @@ void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
 			   const struct pvchan_cqe *cqe)
 {
 	struct pvchan_gqueue_stats *s = &q->stats;
-	u64 total = ktime_get_ns() - submit_ns, host;
+	u64 total = ktime_get_ns() - submit_ns;
 	u32 backend = le32_to_cpu(cqe->host_backend_ns);
 	u32 post = le32_to_cpu(cqe->host_post_ns);
 
@@ -318,9 +319,8 @@ void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
 		return;
 	pvchan_hist_add(&s->lat_host_backend, backend);
 	pvchan_hist_add(&s->lat_host_post, post);
-	/* Two clocks: a host claiming more than the total leaves 0. */
-	host = (u64)backend + post;
-	pvchan_hist_add(&s->lat_channel, total > host ? total - host : 0);
+	pvchan_hist_add(&s->lat_channel,
+			pvchan_channel_ns(total, backend, post));
 }
 
 /**

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The demo, inside L1: host module, an L2 bound by pvchanctl with an echo
-# device, 2000 echo round trips, then the channel and counters of both sides.
+# device and a pvblk disk, 2000 echo round trips, an ext4 file system on
+# the disk, then the channel and counters of both sides.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,20 @@ cat /sys/kernel/debug/pvchan-guest/echo0/result
 for q in /sys/kernel/debug/pvchan-guest/echo0/q*; do
 	echo; echo "=== L2: ${q#/sys/kernel/debug/pvchan-guest/} counters"; cat "$q/stats"
 done
+echo; echo "=== L2: pvblk disk pvda: $(cat /sys/block/pvda/size) sectors, serial $(cat /sys/block/pvda/serial)"
+hostrun /sbin/modprobe ext4 2>/dev/null
+hostrun /sbin/mkfs.ext4 -q -F -L pvdemo /dev/pvda
+mkdir -p /mnt
+mount -t ext4 /dev/pvda /mnt
+hostrun /usr/bin/dd if=/dev/urandom of=/mnt/random.bin bs=1M count=8 status=none
+sha256sum /mnt/random.bin
+sync
+df -h /mnt
+umount /mnt
+hostrun /sbin/e2fsck -fn /dev/pvda
+for q in /sys/kernel/debug/pvchan-guest/blk1/q*; do
+	echo; echo "=== L2: ${q#/sys/kernel/debug/pvchan-guest/} counters"; cat "$q/stats"
+done
 echo; echo "=== L2: hypercalls issued"; cat /sys/kernel/debug/pvchan-guest/hypercalls
 echo; echo "=== L2: /proc/interrupts (pvchan queue interrupts)"
 grep -E 'CPU|pvchan' /proc/interrupts
@@ -34,11 +49,13 @@ L2
 "$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
 	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" "$work/test.sh:/test.sh" 2>/dev/null
 say "L1: starting L2 (QEMU -enable-kvm, 2 vCPUs) paused"
+truncate -s 256M "$work/disk.img"
 qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
-	--smp 2 --append quiet --paused "$work/mon" --timeout 600)
-"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo=2 >"$work/ctl.log" 2>&1 &
+	--smp 2 --mem 768M --append quiet --share-root --paused "$work/mon" --timeout 600)
+"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" --echo=2 \
+	--blk "$work/disk.img,serial=PVDEMO0,queues=2" >"$work/ctl.log" 2>&1 &
 for _ in $(seq 30); do grep -q attached "$work/ctl.log" && break; sleep 1; done
-say "L1: pvchanctl attach --pid $qpid --echo=2"
+say "L1: pvchanctl attach --pid $qpid --echo=2 --blk $work/disk.img,serial=PVDEMO0,queues=2"
 cat "$work/ctl.log"
 exec {m}<>"$work/mon.in"
 echo cont >&$m

@@ -10,9 +10,11 @@
  * pattern of loop's lo_rw_aio): the queue worker submits and goes on with
  * the ring, the kiocb's completion hands the request back to the worker,
  * which unpins the pages and posts the completion.  FUA writes use
- * IOCB_DSYNC, FLUSH is vfs_fsync(), DISCARD punches a hole, WRITE_ZEROES
- * zeroes the range (a hole where the file system cannot zero in place);
- * those run in the worker.
+ * IOCB_DSYNC, FLUSH is vfs_fsync().  On an image file DISCARD punches a
+ * hole and WRITE_ZEROES zeroes the range (a hole where the file system
+ * cannot zero in place); on a block device they are discards and zero-outs
+ * (writing zeroes where the device has no command for it).  Those run in
+ * the worker.
  *
  * When QUEUE_RESET returns no request of the queue is in progress and no
  * guest page is pinned (pvchan_queue_reset() waits for the I/O).
@@ -39,6 +41,7 @@
 
 struct pvchan_blk {
 	struct file *file;
+	struct block_device *bdev;	/* NULL for an image file */
 	bool ro;
 	bool can_direct;
 	unsigned int dio_align;		/* backend's logical block size */
@@ -99,9 +102,10 @@ static int pvchan_blk_create(struct pvchan_dev *dev,
 		  !(file->f_mode & FMODE_WRITE);
 	blk->can_direct = file->f_mode & FMODE_CAN_ODIRECT;
 	if (S_ISBLK(inode->i_mode)) {
-		blk->dio_align = bdev_logical_block_size(I_BDEV(inode));
+		blk->bdev = I_BDEV(inode);
+		blk->dio_align = bdev_logical_block_size(blk->bdev);
 		blk->lbs = blk->dio_align;
-		blk->pbs = bdev_physical_block_size(I_BDEV(inode));
+		blk->pbs = bdev_physical_block_size(blk->bdev);
 	} else {
 		blk->dio_align = inode->i_sb->s_bdev ?
 			bdev_logical_block_size(inode->i_sb->s_bdev) : 512;
@@ -114,11 +118,17 @@ static int pvchan_blk_create(struct pvchan_dev *dev,
 	dev->max_segs = PVCHAN_BLK_MAX_SEGS;
 	dev->config_len = sizeof(struct pvchan_blk_config);
 	dev->features = BIT_ULL(PVCHAN_BLK_F_FLUSH) | BIT_ULL(PVCHAN_BLK_F_FUA);
-	if (blk->ro)
+	if (blk->ro) {
 		dev->features |= BIT_ULL(PVCHAN_BLK_F_RO);
-	else if (file->f_op->fallocate)
+	} else if (blk->bdev) {
+		/* Zeroing falls back to writing zeroes; discard may not exist. */
+		dev->features |= BIT_ULL(PVCHAN_BLK_F_WRITE_ZEROES);
+		if (bdev_max_discard_sectors(blk->bdev))
+			dev->features |= BIT_ULL(PVCHAN_BLK_F_DISCARD);
+	} else if (file->f_op->fallocate) {
 		dev->features |= BIT_ULL(PVCHAN_BLK_F_DISCARD) |
 				 BIT_ULL(PVCHAN_BLK_F_WRITE_ZEROES);
+	}
 	return 0;
 }
 
@@ -142,9 +152,10 @@ static void pvchan_blk_get_config(struct pvchan_dev *dev, void *buf)
 	c->max_seg_size = cpu_to_le32(PVCHAN_BLK_MAX_BYTES);
 	if (dev->features & BIT_ULL(PVCHAN_BLK_F_DISCARD)) {
 		c->max_discard_sectors = cpu_to_le32(PVCHAN_BLK_MAX_DISCARD);
-		c->max_write_zeroes_sectors = cpu_to_le32(PVCHAN_BLK_MAX_DISCARD);
 		c->discard_granularity = cpu_to_le32(blk->pbs);
 	}
+	if (dev->features & BIT_ULL(PVCHAN_BLK_F_WRITE_ZEROES))
+		c->max_write_zeroes_sectors = cpu_to_le32(PVCHAN_BLK_MAX_DISCARD);
 	memcpy(c->serial, blk->serial, sizeof(c->serial));
 }
 
@@ -430,21 +441,39 @@ static int pvchan_blk_zero(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 	if (sqe->flags || !count || count > PVCHAN_BLK_MAX_DISCARD ||
 	    !pvchan_blk_in_range(pvchan_blk_sectors(blk), sector, count))
 		return PVCHAN_REJ_RING_DESC;
-	if (!(q->dev->features & BIT_ULL(PVCHAN_BLK_F_DISCARD))) {
+	if (!(q->dev->features & BIT_ULL(discard ? PVCHAN_BLK_F_DISCARD :
+					       PVCHAN_BLK_F_WRITE_ZEROES))) {
 		cqe->status = cpu_to_le32(blk->ro ? PVCHAN_ST_IOERR :
 						    PVCHAN_ST_UNSUPP);
 		return -1;
 	}
-	ret = -EOPNOTSUPP;
-	if (!discard)
-		ret = vfs_fallocate(blk->file,
-				    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-				    pos, len);
-	/* A hole reads as zeroes too, and is all tmpfs can do. */
-	if (ret == -EOPNOTSUPP)
-		ret = vfs_fallocate(blk->file,
-				    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				    pos, len);
+	if (blk->bdev) {
+		/* Drop what the page cache (buffered fallback) holds there. */
+		truncate_inode_pages_range(blk->file->f_mapping, pos,
+					   pos + len - 1);
+		if (discard)
+			ret = blkdev_issue_discard(blk->bdev, sector, count,
+						   GFP_KERNEL);
+		else
+			ret = blkdev_issue_zeroout(blk->bdev, sector, count,
+						   GFP_KERNEL, 0);
+	} else {
+		ret = -EOPNOTSUPP;
+		if (!discard)
+			ret = vfs_fallocate(blk->file,
+					    FALLOC_FL_ZERO_RANGE |
+					    FALLOC_FL_KEEP_SIZE, pos, len);
+		/* A hole reads as zeroes too, and is all tmpfs can do. */
+		if (ret == -EOPNOTSUPP)
+			ret = vfs_fallocate(blk->file,
+					    FALLOC_FL_PUNCH_HOLE |
+					    FALLOC_FL_KEEP_SIZE, pos, len);
+	}
+	if (ret)
+		pvchan_guest_dbg(q->dev->vm, "dev%u: %s at sector %llu: %d\n",
+				 q->dev->index,
+				 discard ? "discard" : "write zeroes", sector,
+				 ret);
 	cqe->status = cpu_to_le32(ret ? PVCHAN_ST_IOERR : PVCHAN_ST_OK);
 	return -1;
 }
@@ -475,6 +504,13 @@ static int pvchan_blk_handle(struct pvchan_queue *q,
 const struct pvchan_dev_ops pvchan_blk_ops = {
 	.type = PVCHAN_DEV_BLK,
 	.name = "blk",
+	.op_names = {
+		[PVCHAN_BLK_OP_READ] = "read",
+		[PVCHAN_BLK_OP_WRITE] = "write",
+		[PVCHAN_BLK_OP_FLUSH] = "flush",
+		[PVCHAN_BLK_OP_DISCARD] = "discard",
+		[PVCHAN_BLK_OP_WRITE_ZEROES] = "write_zeroes",
+	},
 	.create = pvchan_blk_create,
 	.destroy = pvchan_blk_destroy,
 	.get_config = pvchan_blk_get_config,

@@ -85,13 +85,24 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 {
 	struct pvchan_queue *q = m->private;
 	struct pvchan_queue_stats *s = &q->stats;
+	const char * const *op_names = q->dev->ops->op_names;
+	char name[24];
+	unsigned int i;
 
 	seq_printf(m, "active %u\nbroken %u\nsize %u\nsq_cons %u\ncq_prod %u\n",
 		   READ_ONCE(q->active), READ_ONCE(q->broken), q->size,
 		   READ_ONCE(q->sq_cons), READ_ONCE(q->cq_prod));
 	seq_printf(m, "irq_route %#llx\n", READ_ONCE(q->irq_route));
 	pvchan_show_counter(m, "kicks", &s->kicks);
+	pvchan_show_counter(m, "kick_suppressed", &s->kick_suppressed);
 	pvchan_show_counter(m, "requests", &s->requests);
+	for (i = 0; i < PVCHAN_STATS_OPS; i++) {
+		if (!op_names[i])
+			continue;
+		snprintf(name, sizeof(name), "op_%s", op_names[i]);
+		pvchan_show_counter(m, name, &s->ops[i]);
+	}
+	seq_printf(m, "inflight %u\n", READ_ONCE(q->inflight));
 	pvchan_show_counter(m, "completions", &s->completions);
 	pvchan_show_counter(m, "errors", &s->errors);
 	pvchan_show_counter(m, "bytes", &s->bytes);
@@ -141,6 +152,8 @@ void pvchan_debugfs_dev_add(struct pvchan_dev *dev)
 	/* Fault injection, netdevsim style: root only, off by default. */
 	debugfs_create_atomic_t("fault_drop_completions", 0600, dev->dbg,
 				&dev->fault_drop);
+	debugfs_create_atomic_t("fault_delay_us", 0600, dev->dbg,
+				&dev->fault_delay_us);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_queue *q = &dev->queues[i];
 

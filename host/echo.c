@@ -50,6 +50,7 @@ static int pvchan_echo_handle(struct pvchan_queue *q,
 const struct pvchan_dev_ops pvchan_echo_ops = {
 	.type = PVCHAN_DEV_ECHO,
 	.name = "echo",
+	.op_names = { [PVCHAN_ECHO_OP_COPY] = "copy" },
 	.queue_init = pvchan_echo_queue_init,
 	.queue_free = pvchan_echo_queue_free,
 	.handle = pvchan_echo_handle,

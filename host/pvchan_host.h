@@ -51,10 +51,13 @@ enum pvchan_reject {
 	PVCHAN_REJ_NR
 };
 
+#define PVCHAN_STATS_OPS	8	/* requests counted by opcode below this */
+
 /* Per-queue counters; lock free, read by debugfs. */
 struct pvchan_queue_stats {
 	atomic64_t kicks;
 	atomic64_t requests;
+	atomic64_t ops[PVCHAN_STATS_OPS];
 	atomic64_t completions;
 	atomic64_t errors;
 	atomic64_t bytes;
@@ -147,6 +150,8 @@ struct pvchan_req {
  * struct pvchan_dev_ops - a device type's backend.
  * @type: PVCHAN_DEV_*.
  * @name: for logs and debugfs.
+ * @op_names: debugfs names of the opcodes below PVCHAN_STATS_OPS (NULL
+ *	entries are not shown).
  * @create: set up @dev from the user's request and backend file (may be
  *	NULL: no backend); fills @dev->features, @dev->max_segs and
  *	@dev->config_len.  Returns 0 or a negative errno for the user.
@@ -163,6 +168,7 @@ struct pvchan_req {
 struct pvchan_dev_ops {
 	u32 type;
 	const char *name;
+	const char *op_names[PVCHAN_STATS_OPS];
 	int (*create)(struct pvchan_dev *dev, const struct pvchan_ctl_dev *cfg,
 		      struct file *backend);
 	void (*destroy)(struct pvchan_dev *dev);
@@ -183,6 +189,9 @@ struct pvchan_dev_ops {
  * @fault_drop: fault injection (debugfs fault_drop_completions, off by
  *	default): the next this many requests are consumed and never
  *	completed, as if the backend lost them.
+ * @fault_delay_us: fault injection (debugfs fault_delay_us, 0 by default):
+ *	the queue worker waits this long (at most a second) before serving
+ *	each request, as a slow backend would.
  * @config_gen: configuration generation shown in DEV_INFO; incremented by
  *	pvchan_dev_changed().
  * @max_segs: segments per request offered to the guest.
@@ -200,6 +209,7 @@ struct pvchan_dev {
 	u16 max_queue_size;
 	u16 max_segs;
 	atomic_t fault_drop;
+	atomic_t fault_delay_us;
 	atomic_t config_gen;
 	u64 features;
 	u32 config_len;

@@ -10,6 +10,7 @@
  * sq_prod by more than the ring size gets its queue marked broken (served
  * no more until it resets the queue), never a host error.
  */
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/sched/mm.h>
@@ -337,6 +338,7 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 	struct pvchan_sqe sqe;
 	struct pvchan_cqe cqe = {};
 	u64 start = ktime_get_ns();
+	unsigned int delay;
 	int why;
 
 	if (pvchan_kvm_read(vm->kvm, q->ring_gpa + sq_off, &sqe, sizeof(sqe)))
@@ -346,11 +348,19 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 				le64_to_cpu(sqe.req_id),
 				le16_to_cpu(sqe.opcode), le32_to_cpu(sqe.len));
 	atomic64_inc(&q->stats.requests);
+	if (le16_to_cpu(sqe.opcode) < PVCHAN_STATS_OPS)
+		atomic64_inc(&q->stats.ops[le16_to_cpu(sqe.opcode)]);
 	q->sq_cons++;
 	if (atomic_dec_if_positive(&q->dev->fault_drop) >= 0) {
 		/* Injected fault: the request is lost, never completed. */
 		atomic64_inc(&q->stats.fault_dropped);
 		return true;
+	}
+	delay = atomic_read(&q->dev->fault_delay_us);
+	if (delay) {
+		/* Injected fault: a slow backend. */
+		delay = min_t(unsigned int, delay, USEC_PER_SEC);
+		usleep_range(delay, delay + delay / 8);
 	}
 	why = q->dev->ops->handle(q, &sqe, &cqe);
 	if (why == PVCHAN_ASYNC) {
@@ -367,13 +377,46 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 	return pvchan_queue_post(q, &cqe, start, ktime_get_ns());
 }
 
+/*
+ * Publish the host's indices and raise the queue's interrupt if completions
+ * were posted since *@old_cq and the guest asked for one; *@old_cq moves on.
+ * Returns false if the ring is gone.
+ */
+static bool pvchan_queue_signal(struct pvchan_queue *q, u32 *old_cq)
+{
+	struct pvchan_vm *vm = pvchan_queue_vm(q);
+	u32 cq_event;
+
+	/* Completion entries before the indices covering them. */
+	smp_wmb();
+	if (pvchan_ring_put(q, HDR_OFF(sq_cons), q->sq_cons) ||
+	    pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
+		return false;
+	/* Requests taken by the backend, none completed yet: no interrupt. */
+	if (q->cq_prod == *old_cq)
+		return true;
+	/* cq_prod store before the cq_event load (guest: pvchan_gring_arm). */
+	smp_mb();
+	if (vm->features & BIT_ULL(PVCHAN_F_EVENT_IDX)) {
+		if (pvchan_ring_get(q, HDR_OFF(cq_event), &cq_event))
+			return false;
+		if (!pvchan_need_event(cq_event, q->cq_prod, *old_cq)) {
+			atomic64_inc(&q->stats.irq_suppressed);
+			*old_cq = q->cq_prod;
+			return true;
+		}
+	}
+	*old_cq = q->cq_prod;
+	pvchan_queue_irq(q);
+	return true;
+}
+
 /* One batch; returns true if work is left (budget used up). */
 static bool pvchan_queue_batch(struct pvchan_queue *q)
 {
 	struct pvchan_vm *vm = pvchan_queue_vm(q);
-	bool event_idx = vm->features & BIT_ULL(PVCHAN_F_EVENT_IDX);
 	u32 mask = q->size - 1, old_cq = q->cq_prod, old_sq = q->sq_cons;
-	u32 sq_prod, cq_cons, cq_event, pending, served = 0;
+	u32 sq_prod, cq_cons, pending, served = 0;
 	bool more = false;
 
 	for (;;) {
@@ -395,6 +438,15 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 			atomic64_set(&q->stats.max_depth, pending);
 		atomic64_set(&q->stats.depth, pending);
 		if (!pending) {
+			/*
+			 * Requests in flight: each completion runs the worker,
+			 * which looks at the ring then; the guest need not
+			 * kick meanwhile (completion-driven polling).
+			 */
+			if (q->inflight) {
+				atomic64_inc(&q->stats.kick_suppressed);
+				break;
+			}
 			/* Ask for a kick at the next submission, then recheck. */
 			if (pvchan_ring_put(q, HDR_OFF(sq_event), q->sq_cons))
 				goto out_fault;
@@ -421,13 +473,12 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 		if (!pvchan_queue_serve(q, mask))
 			goto out_fault;
 		served++;
-		/* Publish in batches of 16 so the guest sees progress. */
-		if (!(served & 15)) {
-			/* Completion entries before the index covering them. */
-			smp_wmb();
-			if (pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
-				goto out_fault;
-		}
+		/*
+		 * Signal every 16 entries so the guest sees progress (and can
+		 * submit more) while a slow backend works through a full ring.
+		 */
+		if (!(served & 15) && !pvchan_queue_signal(q, &old_cq))
+			goto out_fault;
 	}
 out_stop:
 	/* Completions that arrived while the ring was read. */
@@ -435,25 +486,8 @@ out_stop:
 		goto out_fault;
 	if (q->sq_cons == old_sq && q->cq_prod == old_cq)
 		return more;
-	/* Completion entries before the indices covering them. */
-	smp_wmb();
-	if (pvchan_ring_put(q, HDR_OFF(sq_cons), q->sq_cons) ||
-	    pvchan_ring_put(q, HDR_OFF(cq_prod), q->cq_prod))
+	if (!pvchan_queue_signal(q, &old_cq))
 		goto out_fault;
-	/* Requests taken by the backend, none completed yet: no interrupt. */
-	if (q->cq_prod == old_cq)
-		return more;
-	/* cq_prod store before the cq_event load (guest: pvchan_gring_arm). */
-	smp_mb();
-	if (event_idx) {
-		if (pvchan_ring_get(q, HDR_OFF(cq_event), &cq_event))
-			goto out_fault;
-		if (!pvchan_need_event(cq_event, q->cq_prod, old_cq)) {
-			atomic64_inc(&q->stats.irq_suppressed);
-			return more;
-		}
-	}
-	pvchan_queue_irq(q);
 	return more;
 
 out_fault:

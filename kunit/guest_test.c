@@ -231,8 +231,22 @@ static struct kunit_suite pvchan_guest_ring_suite = {
 	.test_cases = pvchan_guest_ring_cases,
 };
 
+/* Stage split of a request's time; the host's figures are not trusted. */
+static void pvchan_channel_ns_test(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(1000, 300, 200), 500ULL);
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(1000, 600, 400), 0ULL);
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(1000, 1000, 1), 0ULL);
+	/* Saturated host values do not wrap 32-bit arithmetic. */
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(1ULL << 40, U32_MAX, U32_MAX),
+			(1ULL << 40) - 2 * (u64)U32_MAX);
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(5, U32_MAX, U32_MAX), 0ULL);
+	KUNIT_EXPECT_EQ(test, pvchan_channel_ns(0, 0, 0), 0ULL);
+}
+
 static struct kunit_case pvchan_guest_hello_cases[] = {
 	KUNIT_CASE(pvchan_hello_accept_test),
+	KUNIT_CASE(pvchan_channel_ns_test),
 	{}
 };
 

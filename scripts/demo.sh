@@ -13,6 +13,7 @@ export KVER
 make -s -C "/lib/modules/$KVER/build" M="$REPO" modules >/dev/null
 make -s -C tools/pvchanctl >/dev/null
 echo "=== booting L1 (TCG, ~1-2 minutes under emulation)"
-harness/run-l1.sh --script "$REPO/harness/demo-l1.sh" --out "$OUT" --timeout 900 |
+# One L1 vCPU: an L2 with 2 vCPUs doing I/O is steadier so (harness/README.md).
+harness/run-l1.sh --script "$REPO/harness/demo-l1.sh" --out "$OUT" --smp 1 --timeout 900 |
 	tr -d '\r' | grep -vE '^(\x1b|Booting|SeaBIOS|iPXE)' |
 	sed -n '/=== L1 up/,$p'

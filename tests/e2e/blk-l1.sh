@@ -38,7 +38,8 @@ d1sha=$(sha256sum <"$work/d1.img" | cut -d' ' -f1)
 
 "$H/mkinitramfs.sh" "$work/l2.cpio.gz" l2 \
 	"$REPO/guest/pvchan_guest.ko:/pvchan_guest.ko" \
-	"$REPO/tests/e2e/blk-l2.sh:/test.sh" 2>/dev/null
+	"$REPO/tests/e2e/blk-l2.sh:/test.sh" \
+	"$REPO/udev/60-pvchan.rules:/60-pvchan.rules" 2>/dev/null
 # Start L2 paused, attach the disks, arm the fault knobs, resume.
 start_l2() {
 	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
@@ -72,12 +73,25 @@ check "pvchanctl attaches six disks" [ $attached = 1 ]
 copier=$!
 sed 's/^/# /' "$work/ctl.log"
 
+# VM exits (all reasons, KVM's own counter) and pvdc requests during the
+# iodepth-32 fio run: exits per request, for the record.
+hreq() { cat $dbg/vm"$vm"/dev2/q*/stats | sed -n 's/^requests //p' | awk '{ s += $1 } END { print s + 0 }'; }
+exits_per_req=-
+if l2_wait "$work/l2.log" '^G fio32_begin' 1500; then
+	e0=$(cat /sys/kernel/debug/kvm/exits) r0=$(hreq)
+	if l2_wait "$work/l2.log" '^G fio32_rc' 1500; then
+		e1=$(cat /sys/kernel/debug/kvm/exits) r1=$(hreq)
+		exits_per_req=$(awk -v e=$((e1 - e0)) -v r=$((r1 - r0)) 'BEGIN { printf "%.2f", r ? e / r : 0 }')
+		echo "# fio iodepth 32 on pvdc: $((r1 - r0)) requests, $((e1 - e0)) VM exits (all reasons): $exits_per_req per request"
+	fi
+fi
 # Fault injection when L2 gets there (not during the partition scans):
 # dev4 loses its next request, dev5 every request; then a configuration
 # change of dev4 tells L2 the knobs are armed.
 if l2_wait "$work/l2.log" '^G lose_ready' 1500; then
 	echo 1 >$dbg/vm"$vm"/dev4/fault_drop_completions
 	echo 1000000 >$dbg/vm"$vm"/dev5/fault_drop_completions
+	echo 5000 >$dbg/vm"$vm"/dev3/fault_delay_us
 	"$REPO/tools/pvchanctl/pvchanctl" resize --pid "$qpid" --dev 4
 fi
 # The capacity change and the flushed write.
@@ -116,6 +130,11 @@ check "read-only flag only on pvdb" [ "$(g pvda_ro) $(g pvdb_ro) $(g pvdc_ro) $(
 check "one hardware queue per vCPU (2)" [ "$(g nr_hw_queues)" = 2 ]
 check "write cache announced (flush)" [ "$(g write_cache)" = "write back" ]
 check "discard announced" [ "$(g max_discard)" -gt 0 ]
+# max_segments, max_segment_size, max_hw_sectors_kb, discard_granularity,
+# write_zeroes_max_bytes: the host's limits (128 segments, 1 MiB requests,
+# the tmpfs page as granularity, 2 GiB zeroing).
+check "queue limits from the host ($(g queue_limits))" \
+	[ "$(g queue_limits)" = "128 1048576 1024 4096 2147483648 " ]
 check "64 MiB random pattern written with dd" [ "$(g dd_write_rc)" = 0 ]
 check "pattern reads back (sha256)" [ -n "$(g pat_sha)" -a "$(g pat_sha)" = "$(g pvda_sha)" ]
 check "image file in L1 has the same sha256" \
@@ -125,12 +144,17 @@ check "read-only disk refuses writes" [ "$(g ro_write_rc)" = 1 ]
 check "mkfs.ext4 and mount on the loop-backed disk" [ "$(g mkfs_rc)$(g mount_rc)$(g umount_rc)" = 000 ]
 check "e2fsck -fn clean" [ "$(g fsck_rc)" = 0 ]
 check "files verified after remount" [ "$(g files_ok)" = 1 ]
+check "udev: /dev/disk/by-id/pvchan-PVTEST0 and -PVLOOP2 name pvda and pvdc" \
+	[ "$(g byid_pvda) $(g byid_pvdc)" = "../../pvda ../../pvdc" ]
+check "udev: /dev/disk/by-uuid/ of the ext4 on pvdc" [ "$(g byuuid_pvdc)" = "../../pvdc" ]
 check "fio randwrite+verify, iodepth 1, 64 KiB, 2 jobs, $(g fio1_mib) MiB" \
 	[ "$(g fio1_rc)" = 0 -a "$(g fio1_mib)" -ge 256 ]
-check "fio randwrite+verify, iodepth 32, 4+64 KiB, 2 jobs, $(g fio32_mib) MiB" \
+check "fio randwrite+verify, iodepth 32, 4+64 KiB, 2 jobs, $(g fio32_mib) MiB ($exits_per_req VM exits per request)" \
 	[ "$(g fio32_rc)" = 0 -a "$(g fio32_mib)" -ge 256 ]
 check "DISCARD reads back zeroes" [ "$(g discard_rc)$(g discard_zero)" = 01 ]
 check "WRITE_ZEROES reads back zeroes" [ "$(g wzeroes_rc)$(g wzeroes_zero)" = 01 ]
+check "block device backend: DISCARD and WRITE_ZEROES read back zeroes" \
+	[ "$(g bdiscard_rc)$(g bdiscard_zero)$(g bwzeroes_rc)$(g bwzeroes_zero)" = 0101 ]
 sync
 alloc=$(du -k "$work/d3.img" | cut -f1)
 check "discarded image is sparse in L1 (${alloc} KiB allocated of 65536)" [ "$alloc" -lt 65536 ]
@@ -144,6 +168,22 @@ check "guest stage histograms (total, host backend, host post, channel) count ev
 	[ "$(ghist latency_total) $(ghist stage_host_backend) $(ghist stage_host_post) $(ghist stage_channel)" = "$gdone $gdone $gdone $gdone" ]
 check "host stage histograms (backend, post) count every completion ($hdone)" \
 	[ "$(hhist stage_backend) $(hhist stage_post)" = "$hdone $hdone" ]
+hsum() { cat $dbg/vm"$vm"/dev[0-3]/q*/stats | sed -n "s/^$1 //p" | awk '{ s += $1 } END { print s + 0 }'; }
+gops= hops=
+for op in read write flush discard write_zeroes; do
+	gops="$gops $(($(gdev 0 op_$op) + $(gdev 1 op_$op) + $(gdev 2 op_$op) + $(gdev 3 op_$op)))"
+	hops="$hops $(hsum op_$op)"
+done
+check "guest and host count the same requests by op (read write flush discard write_zeroes:$gops)" \
+	[ "$gops" = "$hops" ]
+# The fio disk: notifications per request, for the record (with a fast
+# backend the host queue is mostly empty, so about one of each).
+d2req=$(cat $dbg/vm"$vm"/dev2/q*/stats | sed -n 's/^requests //p' | awk '{ s += $1 } END { print s + 0 }')
+d2kick=$(cat $dbg/vm"$vm"/dev2/q*/stats | sed -n 's/^kicks //p' | awk '{ s += $1 } END { print s + 0 }')
+d2irq=$(cat $dbg/vm"$vm"/dev2/q*/stats | sed -n 's/^irqs //p' | awk '{ s += $1 } END { print s + 0 }')
+echo "# pvdc (fio; the host idles between requests): $d2req requests, $d2kick kicks, $d2irq interrupts"
+check "busy queue (slow backend, iodepth 32): $(g busy_reqs) requests, $(g busy_kicks) kicks, $(g busy_irqs) interrupts: under 0.5 of each per request" \
+	[ "$(g busy_rc)" = 0 -a "$(g busy_reqs)" -ge 1000 -a $(($(g busy_kicks) * 2)) -lt "$(g busy_reqs)" -a $(($(g busy_irqs) * 2)) -lt "$(g busy_reqs)" ]
 check "no request timed out on the healthy disks" \
 	[ "$(($(gdev 0 timeouts) + $(gdev 1 timeouts) + $(gdev 2 timeouts) + $(gdev 3 timeouts)))" = 0 ]
 check "lost request on pvde: timed out, queue reset ($(gdev 4 resets)), resubmitted, read succeeds" \

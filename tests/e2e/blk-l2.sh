@@ -19,6 +19,7 @@ G lbs "$(cat /sys/block/pvda/queue/logical_block_size)"
 G nr_hw_queues "$(ls -d /sys/block/pvda/mq/* | wc -l)"
 G write_cache "$(cat /sys/block/pvda/queue/write_cache)"
 G max_discard "$(cat /sys/block/pvda/queue/discard_max_bytes)"
+G queue_limits "$(cd /sys/block/pvda/queue && cat max_segments max_segment_size max_hw_sectors_kb discard_granularity write_zeroes_max_bytes | tr '\n' ' ')"
 
 # 1. A random pattern over the whole of pvda, direct I/O, read back; pvda
 # is not written again, so L1 can compare its image file at the end.
@@ -44,6 +45,7 @@ fi
 for qd in 1 32; do
 	bs=4k/50:64k/50
 	[ $qd = 1 ] && bs=64k
+	echo "G fio${qd}_begin 1"
 	hostrun /usr/bin/fio --name=v$qd --filename=/dev/pvdc --direct=1 \
 		--ioengine=libaio --rw=randwrite --bssplit=$bs --size=128M --numjobs=2 \
 		--offset_increment=128M --iodepth=$qd --verify=crc32c \
@@ -80,6 +82,20 @@ done
 G files_ok $ok
 umount /mnt
 
+# 4b. Persistent names: udev (the host's systemd-udevd, run here) with
+# udev/60-pvchan.rules makes /dev/disk/by-id/pvchan-<serial> and by-uuid.
+# udevadm ignores requests in a chroot unless told otherwise.
+export SYSTEMD_IGNORE_CHROOT=1
+mkdir -p /host/run/udev/rules.d
+cp /60-pvchan.rules /host/run/udev/rules.d/
+hostrun /lib/systemd/systemd-udevd --daemon --resolve-names=never
+hostrun /bin/udevadm trigger --subsystem-match=block --action=add
+hostrun /bin/udevadm settle --timeout=60
+G byid_pvda "$(readlink /dev/disk/by-id/pvchan-PVTEST0)"
+G byid_pvdc "$(readlink /dev/disk/by-id/pvchan-PVLOOP2)"
+uuid=$(hostrun /sbin/blkid -s UUID -o value /dev/pvdc)
+G byuuid_pvdc "$([ -n "$uuid" ] && readlink "/dev/disk/by-uuid/$uuid")"
+
 # 5. DISCARD and WRITE_ZEROES read back as zeroes.
 hostrun /usr/bin/dd if=/dev/zero of=/tmp/zero bs=1M count=4 status=none
 zsha=$(sha256sum </tmp/zero | cut -d' ' -f1)
@@ -88,6 +104,12 @@ G discard_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 iflag=dire
 hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdd bs=1M count=4 seek=8 oflag=direct status=none
 hostrun /sbin/blkdiscard -z -o 8M -l 4M /dev/pvdd && G wzeroes_rc 0
 G wzeroes_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdd bs=1M count=4 skip=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
+# The same on pvdc, a block device in L1: a real discard and a zero-out.
+hostrun /usr/bin/dd if=/tmp/pat of=/dev/pvdc bs=1M count=8 seek=300 oflag=direct status=none
+hostrun /sbin/blkdiscard -f -o 300M -l 4M /dev/pvdc && G bdiscard_rc 0
+G bdiscard_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdc bs=1M count=4 skip=300 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
+hostrun /sbin/blkdiscard -f -z -o 304M -l 4M /dev/pvdc && G bwzeroes_rc 0
+G bwzeroes_zero "$([ "$(hostrun /usr/bin/dd if=/dev/pvdc bs=1M count=4 skip=304 iflag=direct status=none | sha256sum | cut -d' ' -f1)" = "$zsha" ] && echo 1 || echo 0)"
 
 # 6. Lost completions: pvde loses one request (timeout, queue reset,
 # resubmitted: the read succeeds); pvdf loses every request (after three
@@ -99,6 +121,20 @@ while ! grep -q '^config_changes [1-9]' /sys/kernel/debug/pvchan-guest/state && 
 	sleep 1
 	i=$((i + 1))
 done
+
+# 6a. A busy queue: L1 also made pvdd's backend slow (5 ms a request).
+# With 32 requests queued the host finds work without being kicked and
+# posts completions in batches: well under one kick and one interrupt per
+# request (event-index suppression, completion-driven polling).
+st() { awk -v k="$1" '$1 == k { s += $2 } END { print s + 0 }' /sys/kernel/debug/pvchan-guest/blk3/q*/stats; }
+s0=$(st submitted) k0=$(st kicks) i0=$(st irqs)
+hostrun /usr/bin/fio --name=busy --filename=/dev/pvdd --direct=1 --ioengine=libaio \
+	--rw=randread --bs=4k --iodepth=32 --number_ios=1000 --size=64M \
+	--output-format=terse >/tmp/busy.log 2>&1
+G busy_rc $?
+G busy_reqs $(($(st submitted) - s0))
+G busy_kicks $(($(st kicks) - k0))
+G busy_irqs $(($(st irqs) - i0))
 G pvde_read "$(hostrun /usr/bin/dd if=/dev/pvde bs=4k count=1 iflag=direct status=none | wc -c)"
 t0=$(cut -d. -f1 /proc/uptime)
 if hostrun /usr/bin/dd if=/dev/pvdf of=/dev/null bs=4k count=1 skip=100 iflag=direct status=none 2>/tmp/f.err; then
@@ -172,6 +208,7 @@ for q in /sys/kernel/debug/pvchan-guest/blk*/q*; do
 	b=${q%/*}
 	sed "s/^/G ${b##*/}\/${q##*/} /" "$q/stats"
 done
+hostrun /bin/udevadm control --exit
 dmesg | grep -E 'WARNING|BUG|Call Trace' && G guest_splat 1
 echo "=== BLK DONE"
 sleep 900

@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include <sys/types.h>
 
 #include "pvchan_abi.h"
+#include "pvchan_abi_check.h"
 #include "pvchan_ctl.h"
 
 #ifndef SYS_pidfd_open
@@ -47,13 +49,6 @@
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd		438
 #endif
-
-static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
-static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
-static_assert(sizeof(struct pvchan_ctl_dev_ref) == 24,
-	      "pvchan_ctl_dev_ref size");
-static_assert(sizeof(struct pvchan_ctl_hot_add) == 80,
-	      "pvchan_ctl_hot_add size");
 
 #define PROG			"pvchanctl"
 #define EXIT_USAGE		2
