@@ -98,6 +98,8 @@ struct pvchan_blk_req {
  * @dead: the host refused to restart the queue; protected by @gq->lock.
  * @resets: reset work runs.
  * @ops: requests submitted, by PVCHAN_BLK_OP_*.
+ * @bytes: bytes the host reported done in successful completions.
+ * @errors: completions with an error status from the host.
  */
 struct pvchan_blk_queue {
 	struct pvchan_blk *blk;
@@ -106,6 +108,8 @@ struct pvchan_blk_queue {
 	bool dead;
 	atomic64_t resets;
 	atomic64_t ops[PVCHAN_BLK_OP_WRITE_ZEROES + 1];
+	atomic64_t bytes;
+	atomic64_t errors;
 };
 
 /**
@@ -459,6 +463,10 @@ static void pvchan_blk_complete(struct pvchan_gqueue *gq,
 		break;
 	}
 	req->status = status;
+	if (le32_to_cpu(cqe->status) == PVCHAN_ST_OK)
+		atomic64_add(le32_to_cpu(cqe->len), &blk->queues[gq->index].bytes);
+	else
+		atomic64_inc(&blk->queues[gq->index].errors);
 	pvchan_gqueue_account(gq, req->submit_ns, cqe);
 	/* Off the ring: a repeated completion no longer matches. */
 	req->req_id = 0;
@@ -646,6 +654,8 @@ static int pvchan_blk_stats_show(struct seq_file *m, void *unused)
 
 	pvchan_gqueue_stats_show(m, bq->gq);
 	seq_printf(m, "resets %lld\n", atomic64_read(&bq->resets));
+	seq_printf(m, "bytes %lld\n", atomic64_read(&bq->bytes));
+	seq_printf(m, "errors %lld\n", atomic64_read(&bq->errors));
 	for (i = 0; i < ARRAY_SIZE(names); i++)
 		if (names[i])
 			seq_printf(m, "op_%s %lld\n", names[i],

@@ -180,12 +180,12 @@ G pat4_sha "$(head -c 4194304 /tmp/pat | sha256sum | cut -d' ' -f1)"
 # 9. Hot-remove with reads in flight: the reader fails with an I/O error
 # instead of hanging, and the disk goes away.
 (
-	while hostrun /usr/bin/dd if=/dev/pvdg of=/dev/null bs=4k count=512 iflag=direct status=none 2>/tmp/rm.err; do
-		:
-	done
+	hostrun /usr/bin/fio --name=rm --filename=/dev/pvdg --direct=1 \
+		--ioengine=libaio --rw=randread --bs=4k --iodepth=4 \
+		--time_based --runtime=120 >/tmp/rm.log 2>&1
 	echo done >/tmp/rm.done
 ) &
-sleep 2
+sleep 3
 echo "G hotremove_ready 1"
 t0=$(cut -d. -f1 /proc/uptime)
 i=0
@@ -195,7 +195,8 @@ while [ ! -e /tmp/rm.done ] && [ $i -lt 120 ]; do
 done
 G hotremove_secs $(($(cut -d. -f1 /proc/uptime) - t0))
 G hotremove_reader_ended "$([ -e /tmp/rm.done ] && echo 1 || echo 0)"
-G hotremove_err "$(tr -d '\n' </tmp/rm.err)"
+G hotremove_err "$(grep -o -m1 'error=[A-Za-z/ ]*' /tmp/rm.log)"
+G hotremove_ioerr "$(dmesg | grep -c 'I/O error, dev pvdg')"
 i=0
 while [ -e /sys/block/pvdg ] && [ $i -lt 30 ]; do
 	sleep 1
