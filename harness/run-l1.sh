@@ -24,6 +24,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 CACHE=${PVCHAN_INITRAMFS_CACHE:-/var/cache/pvchan/initramfs}
 script='' out='' smp=2 mem=3G timeout=900 kdir=''
+stall=${PVCHAN_L1_STALL:-300}	# seconds without an L1 heartbeat
 envs=()
 
 usage() {
@@ -120,6 +121,24 @@ fi
 
 log=$out/l1-console.log
 start=$(date +%s)
+# Stall watchdog: once L1 runs the script it writes $out/.l1-heartbeat every
+# 10 s (l1-init).  No heartbeat for $stall s means the emulated machine
+# stopped making progress: stop QEMU rather than wait for --timeout.
+rm -f "$out/.l1-heartbeat" "$out/.l1-stalled"
+(
+	while sleep 15; do
+		[[ -e $out/.l1-heartbeat ]] || continue
+		age=$(($(date +%s) - $(stat -c %Y "$out/.l1-heartbeat")))
+		if ((age > stall)); then
+			echo "run-l1.sh: L1 stalled: no heartbeat for ${age}s, stopping QEMU" |
+				tee "$out/.l1-stalled" >&2
+			# QEMU's command line has "pvout=$out " (more arguments follow).
+			pkill -TERM -f -- "pvout=$out "
+			break
+		fi
+	done
+) &
+watchdog=$!
 set +e
 # --foreground: Ctrl-C reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
 timeout --foreground -k 10 "$timeout" "$QEMU" \
@@ -133,8 +152,13 @@ timeout --foreground -k 10 "$timeout" "$QEMU" \
 	-device virtio-9p-pci,fsdev=out,mount_tag=out \
 	</dev/null 2>&1 | tee "$log"
 qrc=${PIPESTATUS[0]}
+kill "$watchdog" 2>/dev/null
 set -e
 echo "run-l1.sh: QEMU exited rc=$qrc after $(($(date +%s) - start))s" >&2
+if [[ -e $out/.l1-stalled ]]; then
+	cat "$out/.l1-stalled" >&2
+	exit 124
+fi
 
 if [[ $qrc -eq 124 ]]; then
 	echo "run-l1.sh: timeout after ${timeout}s" >&2

@@ -95,8 +95,9 @@ run_static() {
 }
 
 # Run a suite in L1.  If L1 never reached the suite (the emulated machine
-# failed to boot), boot once more: that is the emulator, not pvchan, and
-# the log keeps the failed boot.
+# failed to boot), or stopped running (run-l1.sh's stall watchdog), run it
+# once more: that is the emulator, not pvchan, and the log keeps the
+# failed run.
 run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	local name=$1 script=$2 rc
 	shift 2
@@ -106,6 +107,14 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	if [[ $rc -ne 0 ]] && ! grep -q '=== L1 up' "$OUT/$name.log"; then
 		mv "$OUT/$name.log" "$OUT/$name.boot-failure.log"
 		echo "# $name: L1 did not boot, retrying once (see $name.boot-failure.log)"
+		"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
+			>"$OUT/$name.log" 2>&1
+		rc=$?
+	elif [[ $rc -ne 0 ]] && grep -q 'run-l1.sh: L1 stalled' "$OUT/$name.log"; then
+		# The emulator stopped running L1 (seen with one L1 vCPU stuck in
+		# a nested guest): the log keeps the stalled run.
+		mv "$OUT/$name.log" "$OUT/$name.stalled.log"
+		echo "# $name: L1 stalled, retrying once (see $name.stalled.log)"
 		"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
 			>"$OUT/$name.log" 2>&1
 		rc=$?
