@@ -185,7 +185,13 @@ G pat4_sha "$(head -c 4194304 /tmp/pat | sha256sum | cut -d' ' -f1)"
 		--time_based --runtime=120 >/tmp/rm.log 2>&1
 	echo done >/tmp/rm.done
 ) &
-sleep 3
+# Signal only once fio is really reading (200 requests submitted).
+i=0
+until [ "$(cat /sys/kernel/debug/pvchan-guest/blk6/q*/stats 2>/dev/null | awk '$1 == "submitted" { s += $2 } END { print s + 0 }')" -ge 200 ] ||
+	[ -e /tmp/rm.done ] || [ $i -ge 120 ]; do
+	sleep 1
+	i=$((i + 1))
+done
 echo "G hotremove_ready 1"
 t0=$(cut -d. -f1 /proc/uptime)
 i=0
