@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 #define PVCHAN_ABI_MAJOR		1
-#define PVCHAN_ABI_MINOR		2
+#define PVCHAN_ABI_MINOR		3
 
 /*
  * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
@@ -77,7 +77,7 @@
 /* Device types (pvchan_dev_desc.type). */
 #define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
 #define PVCHAN_DEV_BLK			2	/* block device, ABI 1.1 */
-#define PVCHAN_DEV_NET			3	/* reserved: network */
+#define PVCHAN_DEV_NET			3	/* network, ABI 1.3 */
 #define PVCHAN_DEV_CLOCK		4	/* reserved: clock */
 
 /*
@@ -288,6 +288,74 @@ struct pvchan_blk_config {
 	__u8 serial[PVCHAN_BLK_SERIAL_LEN];	/* not NUL-terminated if full */
 	__le32 pad1;
 };
+
+/*
+ * Network device (PVCHAN_DEV_NET), since ABI 1.3.
+ *
+ * Queues come in pairs: queue 2n receives (RX) and queue 2n + 1 transmits
+ * (TX) for pair n; num_queues is even and the config says how many pairs
+ * the host serves.  Every packet buffer starts with a struct
+ * pvchan_net_hdr, followed by the Ethernet frame.  Buffers are segment
+ * tables (PVCHAN_SQE_F_INDIRECT, at most max_segs entries, each segment
+ * non-empty and in guest RAM; PVCHAN_NET_MAX_BUF bytes in all).
+ *
+ * TX: the guest fills the header and the frame; the host hands both to its
+ * backend and completes with cqe.len = the bytes taken, status OK, or
+ * IOERR when the backend dropped the frame (link down, offload metadata it
+ * refuses).
+ *
+ * RX: the guest posts empty buffers; the host completes one per frame it
+ * receives, in order, with cqe.len = header + frame bytes.  A frame larger
+ * than the buffer is dropped: status IOERR, cqe.len its size.  The host
+ * does not ask for kicks while it has buffers; it waits for frames.
+ *
+ * Offload metadata in the header follows the virtio-net header's rules
+ * (VIRTIO_NET_HDR_F_*, VIRTIO_NET_HDR_GSO_*; same values): on TX the
+ * guest may ask for a checksum (PVCHAN_NET_F_CSUM) and segmentation
+ * (PVCHAN_NET_F_GSO); on RX the host marks checksums it verified.
+ */
+#define PVCHAN_NET_F_MAC		0	/* config mac chosen by the host */
+#define PVCHAN_NET_F_CSUM		1	/* TX: partial checksums */
+#define PVCHAN_NET_F_GSO		2	/* TX: TCP segmentation */
+#define PVCHAN_NET_F_MTU		3	/* config mtu is the largest */
+#define PVCHAN_NET_F_STATUS		4	/* config status: link state */
+
+#define PVCHAN_NET_OP_RX		1
+#define PVCHAN_NET_OP_TX		2
+
+#define PVCHAN_NET_MAX_BUF		(65536 + 4096)	/* per buffer */
+#define PVCHAN_NET_MIN_MTU		68
+#define PVCHAN_NET_MAX_MTU		65500
+
+/* struct pvchan_net_hdr - offload metadata before each frame, 12 bytes. */
+struct pvchan_net_hdr {
+	__u8 flags;			/* PVCHAN_NET_HDR_F_* */
+	__u8 gso_type;			/* PVCHAN_NET_GSO_* */
+	__le16 hdr_len;			/* TX GSO: bytes of headers */
+	__le16 gso_size;		/* TX GSO: payload bytes per segment */
+	__le16 csum_start;		/* NEEDS_CSUM: from the frame start */
+	__le16 csum_offset;		/* NEEDS_CSUM: from csum_start */
+	__le16 reserved;		/* zero */
+};
+
+#define PVCHAN_NET_HDR_F_NEEDS_CSUM	1
+#define PVCHAN_NET_HDR_F_DATA_VALID	2
+#define PVCHAN_NET_GSO_NONE		0
+#define PVCHAN_NET_GSO_TCPV4		1
+#define PVCHAN_NET_GSO_TCPV6		4
+#define PVCHAN_NET_GSO_ECN		0x80
+
+/* struct pvchan_net_config - network device configuration, 32 bytes. */
+struct pvchan_net_config {
+	__u8 mac[6];			/* PVCHAN_NET_F_MAC */
+	__le16 status;			/* PVCHAN_NET_S_*, PVCHAN_NET_F_STATUS */
+	__le16 mtu;			/* PVCHAN_NET_F_MTU */
+	__le16 queue_pairs;		/* served pairs, <= num_queues / 2 */
+	__le32 pad0;
+	__u8 reserved[16];
+};
+
+#define PVCHAN_NET_S_LINK_UP		1
 
 /*
  * Interrupt route: IRQ_ROUTE a0 = device, a1 = queue, a2 = vector (32..255),

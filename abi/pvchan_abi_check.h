@@ -60,6 +60,14 @@ static_assert(sizeof(struct pvchan_blk_config) == 64, "pvchan_blk_config size");
 PVCHAN_ABI_OFF(pvchan_blk_config, max_segs, 16);
 PVCHAN_ABI_OFF(pvchan_blk_config, discard_granularity, 32);
 PVCHAN_ABI_OFF(pvchan_blk_config, serial, 40);
+static_assert(sizeof(struct pvchan_net_hdr) == 12, "pvchan_net_hdr size");
+PVCHAN_ABI_OFF(pvchan_net_hdr, hdr_len, 2);
+PVCHAN_ABI_OFF(pvchan_net_hdr, csum_start, 6);
+static_assert(sizeof(struct pvchan_net_config) == 32,
+	      "pvchan_net_config size");
+PVCHAN_ABI_OFF(pvchan_net_config, status, 6);
+PVCHAN_ABI_OFF(pvchan_net_config, mtu, 8);
+PVCHAN_ABI_OFF(pvchan_net_config, queue_pairs, 10);
 static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
 	      sizeof(struct pvchan_sqe) + sizeof(struct pvchan_cqe),
 	      "ring size formula");
@@ -70,6 +78,9 @@ static_assert(PVCHAN_HC_LAST < 0x80000000U, "hypercalls below 2^31");
 /* Host control interface (ioctls): the same on 32- and 64-bit callers. */
 static_assert(sizeof(struct pvchan_ctl_bind) == 16, "pvchan_ctl_bind size");
 static_assert(sizeof(struct pvchan_ctl_dev) == 64, "pvchan_ctl_dev size");
+PVCHAN_ABI_OFF(pvchan_ctl_dev, net_mtu, 44);
+PVCHAN_ABI_OFF(pvchan_ctl_dev, net_mac, 46);
+PVCHAN_ABI_OFF(pvchan_ctl_dev, net_queue_fds, 56);
 static_assert(sizeof(struct pvchan_ctl_dev_ref) == 24,
 	      "pvchan_ctl_dev_ref size");
 static_assert(sizeof(struct pvchan_ctl_hot_add) == 80,

@@ -36,6 +36,16 @@ struct pvchan_ctl_bind {
  * @flags: PVCHAN_CTL_DEV_F_*.
  * @dev_id: out, device index seen by the guest.
  * @serial: block devices: serial number shown to the guest (NUL padded).
+ * @net_mtu: network devices: MTU offered to the guest (0: 1500).
+ * @net_mac: network devices: MAC address (all zero: the guest picks a
+ *	random one).
+ * @pad: zero.
+ * @net_queue_fds: network devices: user address of an array of
+ *	num_queues / 2 - 1 more tap queue descriptors (IFF_MULTI_QUEUE), for
+ *	queue pairs 1 and up; 0 with one queue pair.  backend_fd is pair 0's.
+ *	Every tap must have IFF_VNET_HDR and a 12-byte vnet header
+ *	(TUNSETVNETHDRSZ), the size of struct pvchan_net_hdr.
+ * All fields a device type does not use must be zero.
  */
 struct pvchan_ctl_dev {
 	__u32 type;
@@ -45,7 +55,10 @@ struct pvchan_ctl_dev {
 	__u32 flags;
 	__u32 dev_id;
 	__u8 serial[20];
-	__u8 reserved[20];
+	__u16 net_mtu;
+	__u8 net_mac[6];
+	__u32 pad;
+	__u64 net_queue_fds;
 };
 
 /*

@@ -163,7 +163,7 @@ static struct pvchan_gdev *pvchan_dev_create(u32 index)
 {
 	struct pvchan_dev_desc *d;
 	struct pvchan_gdev *dev = NULL;
-	u32 nq, qsize;
+	u32 nq, qsize, per_cpu;
 	long ret;
 
 	d = kzalloc(sizeof(*d), GFP_KERNEL);
@@ -178,10 +178,14 @@ static struct pvchan_gdev *pvchan_dev_create(u32 index)
 	}
 	nq = le16_to_cpu(d->num_queues);
 	qsize = le16_to_cpu(d->max_queue_size);
-	/* "We need at least one queue, whatever they say." */
+	/*
+	 * "We need at least one queue, whatever they say"; no more than one
+	 * per vCPU (a network device: one pair per vCPU).
+	 */
+	per_cpu = le32_to_cpu(d->type) == PVCHAN_DEV_NET ? 2 : 1;
 	nq = clamp_t(u32, nq, 1, min3(pvchan_chan.max_queues,
 				      max_t(u32, max_queues, 1),
-				      num_online_cpus()));
+				      per_cpu * num_online_cpus()));
 	if (!is_power_of_2(qsize) || qsize > pvchan_chan.max_queue_size) {
 		pr_err("dev%u: bad queue size %u from host\n", index, qsize);
 		dev = ERR_PTR(-EIO);
@@ -292,6 +296,9 @@ static void pvchan_dev_unplug(unsigned int i, bool gone)
 	case PVCHAN_DEV_BLK:
 		pvchan_blk_remove(dev);
 		break;
+	case PVCHAN_DEV_NET:
+		pvchan_net_remove(dev);
+		break;
 	}
 	pvchan_devs[i] = NULL;
 	pvchan_num_devs--;
@@ -330,6 +337,9 @@ static int pvchan_dev_plug(unsigned int i)
 		break;
 	case PVCHAN_DEV_BLK:
 		ret = pvchan_blk_probe(dev);
+		break;
+	case PVCHAN_DEV_NET:
+		ret = pvchan_net_probe(dev);
 		break;
 	default:
 		pr_info("dev%u: type %u not handled by this guest\n",
@@ -373,6 +383,8 @@ static void pvchan_dev_recheck(struct pvchan_gdev *dev)
 		atomic64_inc(&pvchan_config_changes);
 		if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_BLK)
 			pvchan_blk_config_changed(dev);
+		else if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_NET)
+			pvchan_net_config_changed(dev);
 	}
 	kfree(d);
 }

@@ -86,7 +86,11 @@ struct pvchan_gqueue_stats {
  * @ring: the ring.
  * @irq: Linux irq number (0 if none).
  * @cpu: CPU the queue's interrupt is bound to.
- * @complete: device callback for each completion, called with @lock held.
+ * @complete: device callback for each completion, called with @lock held
+ *	by the default interrupt handler.
+ * @handler: interrupt handler replacing the default one (NULL: the
+ *	default, which reaps completions and calls @complete); set before
+ *	pvchan_gqueue_init().
  * @stats: counters.
  * @dbg: debugfs directory.
  */
@@ -98,6 +102,7 @@ struct pvchan_gqueue {
 	unsigned int irq;
 	unsigned int cpu;
 	void (*complete)(struct pvchan_gqueue *q, const struct pvchan_cqe *cqe);
+	irq_handler_t handler;
 	struct pvchan_gqueue_stats stats;
 	struct dentry *dbg;
 };
@@ -188,6 +193,11 @@ void pvchan_echo_remove(struct pvchan_gdev *dev);
 int pvchan_blk_probe(struct pvchan_gdev *dev);
 void pvchan_blk_remove(struct pvchan_gdev *dev);
 void pvchan_blk_config_changed(struct pvchan_gdev *dev);
+
+/* net.c */
+int pvchan_net_probe(struct pvchan_gdev *dev);
+void pvchan_net_remove(struct pvchan_gdev *dev);
+void pvchan_net_config_changed(struct pvchan_gdev *dev);
 
 /* Log messages about values from the host: rate limited. */
 #define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)

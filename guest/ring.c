@@ -197,7 +197,7 @@ static irqreturn_t pvchan_gqueue_irq(int irq, void *data)
  * pvchan_gqueue_init() - allocate a queue's ring, register it with the host
  * and route its interrupt to @cpu.
  * @dev: device.
- * @q: queue to set up; @q->complete must be set.
+ * @q: queue to set up; @q->complete or @q->handler must be set.
  * @index: queue number.
  * @cpu: CPU for the interrupt.
  *
@@ -225,7 +225,7 @@ int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 		ret = -EIO;
 		goto out_free_ring;
 	}
-	ret = pvchan_irq_setup(q, pvchan_gqueue_irq);
+	ret = pvchan_irq_setup(q, q->handler ?: pvchan_gqueue_irq);
 	if (ret)
 		goto out_reset;
 	return 0;

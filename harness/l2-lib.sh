@@ -50,3 +50,19 @@ l2_gone() {
 	tail -n 5 "$1" 2>/dev/null | tr -d '\r' | sed 's/^/#   /'
 	return 1
 }
+
+# l2_start FN: run FN, which starts L2 paused, attaches pvchanctl (its pid
+# in $ctl, QEMU's in $qpid, console in $work/l2.log) and resumes L2, and
+# fails if it could not attach.  If L2 then never reaches its init, kill it
+# and run FN once more.  Sets attached=1 when L2 runs attached.
+l2_start() {
+	attached=0
+	"$1" && attached=1
+	if ((attached)) && ! l2_booted "$work/l2.log"; then
+		echo "# retrying the L2 boot once"
+		l2_kill "$work/l2.log" "$qpid"
+		wait "$ctl"
+		attached=0
+		"$1" && attached=1
+	fi
+}

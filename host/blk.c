@@ -297,18 +297,6 @@ static ssize_t pvchan_blk_io_submit(struct pvchan_blk *blk,
 	return ret;
 }
 
-/* Pages needed to pin @nsegs checked segments. */
-static unsigned int pvchan_blk_nr_pages(const struct pvchan_seg *segs,
-					unsigned int nsegs)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < nsegs; i++)
-		n += DIV_ROUND_UP(offset_in_page(le64_to_cpu(segs[i].addr)) +
-				  le32_to_cpu(segs[i].len), PAGE_SIZE);
-	return n;
-}
-
 /* Pin the segments' pages into @io; false (all unpinned) on a fault. */
 static bool pvchan_blk_pin(struct pvchan_queue *q, struct pvchan_blk_io *io,
 			   unsigned int nsegs, unsigned int max_pages,
@@ -316,36 +304,19 @@ static bool pvchan_blk_pin(struct pvchan_queue *q, struct pvchan_blk_io *io,
 {
 	struct pvchan_blk_queue *bq = q->priv;
 	struct pvchan_blk *blk = pvchan_blk(q);
-	unsigned int i, j;
+	unsigned int i;
 	int n;
 
-	for (i = 0; i < nsegs; i++) {
-		u64 gpa = le64_to_cpu(bq->segs[i].addr);
-		u32 len = le32_to_cpu(bq->segs[i].len);
-		u32 off = offset_in_page(gpa);
-
-		/* A guest READ is a host write into guest memory. */
-		n = pvchan_kvm_pin(q->dev->vm->kvm, gpa, len, !io->write,
-				   io->pages + io->npages,
-				   max_pages - io->npages);
-		if (n < 0) {
-			unpin_user_pages(io->pages, io->npages);
-			return false;
-		}
-		for (j = 0; j < n; j++) {
-			struct bio_vec *bv = &io->bvec[io->npages + j];
-			u32 chunk = min_t(u32, len, PAGE_SIZE - off);
-
-			bv->bv_page = io->pages[io->npages + j];
-			bv->bv_offset = off;
-			bv->bv_len = chunk;
-			if (!IS_ALIGNED(off | chunk, blk->dio_align))
-				*direct = false;
-			len -= chunk;
-			off = 0;
-		}
-		io->npages += n;
-	}
+	/* A guest READ is a host write into guest memory. */
+	n = pvchan_pin_segs(q, bq->segs, nsegs, !io->write, io->pages,
+			    io->bvec, max_pages);
+	if (n < 0)
+		return false;
+	io->npages = n;
+	for (i = 0; i < n; i++)
+		if (!IS_ALIGNED(io->bvec[i].bv_offset | io->bvec[i].bv_len,
+				blk->dio_align))
+			*direct = false;
 	return true;
 }
 
@@ -395,7 +366,7 @@ static int pvchan_blk_rw(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 	}
 
 	/* Segments are checked: at most PVCHAN_BLK_MAX_PAGES. */
-	max_pages = pvchan_blk_nr_pages(bq->segs, nsegs);
+	max_pages = pvchan_segs_nr_pages(bq->segs, nsegs);
 	io = kmalloc(struct_size(io, bvec, max_pages) +
 		     max_pages * sizeof(struct page *), GFP_KERNEL);
 	if (!io) {

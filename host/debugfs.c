@@ -109,6 +109,7 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "irqs", &s->irqs);
 	pvchan_show_counter(m, "irq_suppressed", &s->irq_suppressed);
 	pvchan_show_counter(m, "cq_full", &s->cq_full);
+	pvchan_show_counter(m, "backend_waits", &s->backend_waits);
 	pvchan_show_counter(m, "fault_dropped", &s->fault_dropped);
 	pvchan_show_counter(m, "depth", &s->depth);
 	pvchan_show_counter(m, "max_depth", &s->max_depth);
@@ -154,6 +155,8 @@ void pvchan_debugfs_dev_add(struct pvchan_dev *dev)
 				&dev->fault_drop);
 	debugfs_create_atomic_t("fault_delay_us", 0600, dev->dbg,
 				&dev->fault_delay_us);
+	if (dev->ops->debugfs)
+		dev->ops->debugfs(dev);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_queue *q = &dev->queues[i];
 

@@ -15,6 +15,7 @@
 static const struct pvchan_dev_ops *pvchan_dev_types[] = {
 	&pvchan_echo_ops,
 	&pvchan_blk_ops,
+	&pvchan_net_ops,
 };
 
 static const struct pvchan_dev_ops *pvchan_find_ops(u32 type)
@@ -58,7 +59,10 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 	    !is_power_of_2(qsize) || qsize > PVCHAN_RING_MAX_SIZE ||
 	    (cfg->flags & ~PVCHAN_CTL_DEV_F_RO) ||
 	    (!ops->create && (cfg->backend_fd != -1 || cfg->flags)) ||
-	    memchr_inv(cfg->reserved, 0, sizeof(cfg->reserved)))
+	    cfg->pad ||
+	    (cfg->type != PVCHAN_DEV_NET &&
+	     (cfg->net_mtu || cfg->net_queue_fds ||
+	      memchr_inv(cfg->net_mac, 0, sizeof(cfg->net_mac)))))
 		return -EINVAL;
 
 	dev = kzalloc(struct_size(dev, queues, cfg->num_queues), GFP_KERNEL);

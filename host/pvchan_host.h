@@ -65,6 +65,7 @@ struct pvchan_queue_stats {
 	atomic64_t irq_suppressed;
 	atomic64_t kick_suppressed;	/* batches with the kick requested off */
 	atomic64_t cq_full;
+	atomic64_t backend_waits;	/* batches stopped by &pvchan_dev_ops.ready */
 	atomic64_t fault_dropped;
 	atomic64_t max_depth;
 	atomic64_t depth;
@@ -157,8 +158,12 @@ struct pvchan_req {
  *	@dev->config_len.  Returns 0 or a negative errno for the user.
  * @destroy: undo @create, after every queue was reset (may be NULL).
  * @get_config: write the device's current config (config_len bytes).
+ * @debugfs: add device-type files to @dev->dbg (may be NULL).
  * @queue_init: allocate per-queue state (may be NULL).
  * @queue_free: free it (may be NULL).
+ * @ready: may be NULL; false if the backend cannot serve the next request
+ *	yet (a receive buffer waiting for a frame): the worker leaves it on
+ *	the ring and the backend queues the queue's work when it can.
  * @handle: serve one request; fills @cqe (req_id is set by the caller).
  *	Runs in the queue worker with the VMM's mm in use; may sleep.
  *	Returns a PVCHAN_REJ_* value if the entry was malformed, -1 when
@@ -173,8 +178,10 @@ struct pvchan_dev_ops {
 		      struct file *backend);
 	void (*destroy)(struct pvchan_dev *dev);
 	void (*get_config)(struct pvchan_dev *dev, void *buf);
+	void (*debugfs)(struct pvchan_dev *dev);
 	int (*queue_init)(struct pvchan_queue *q);
 	void (*queue_free)(struct pvchan_queue *q);
+	bool (*ready)(struct pvchan_queue *q);
 	int (*handle)(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 		      struct pvchan_cqe *cqe);
 };
@@ -292,6 +299,12 @@ const char *pvchan_reject_name(enum pvchan_reject why);
 const char *pvchan_hc_name(unsigned int idx);
 
 /* ring.c */
+struct bio_vec;
+unsigned int pvchan_segs_nr_pages(const struct pvchan_seg *segs,
+				  unsigned int nsegs);
+int pvchan_pin_segs(struct pvchan_queue *q, const struct pvchan_seg *segs,
+		    unsigned int nsegs, bool write, struct page **pages,
+		    struct bio_vec *bvec, unsigned int max_pages);
 void pvchan_queue_work(struct work_struct *work);
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size);
 void pvchan_queue_reset(struct pvchan_queue *q);
@@ -309,6 +322,7 @@ void pvchan_dev_changed(struct pvchan_dev *dev);
 void pvchan_vm_event(struct pvchan_vm *vm);
 extern const struct pvchan_dev_ops pvchan_echo_ops;
 extern const struct pvchan_dev_ops pvchan_blk_ops;
+extern const struct pvchan_dev_ops pvchan_net_ops;
 
 #define PVCHAN_DEV_CONFIG_MAX	64	/* largest config block of any type */
 

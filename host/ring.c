@@ -10,6 +10,7 @@
  * sq_prod by more than the ring size gets its queue marked broken (served
  * no more until it resets the queue), never a host error.
  */
+#include <linux/bvec.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -51,6 +52,72 @@ EXPORT_SYMBOL_IF_KUNIT(pvchan_ring_check);
 static struct pvchan_vm *pvchan_queue_vm(struct pvchan_queue *q)
 {
 	return q->dev->vm;
+}
+
+/**
+ * pvchan_segs_nr_pages() - pages needed to pin a segment table.
+ * @segs: the table, lengths already checked.
+ * @nsegs: entries.
+ *
+ * Return: the number of pages the segments touch.
+ */
+unsigned int pvchan_segs_nr_pages(const struct pvchan_seg *segs,
+				  unsigned int nsegs)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nsegs; i++)
+		n += DIV_ROUND_UP(offset_in_page(le64_to_cpu(segs[i].addr)) +
+				  (u64)le32_to_cpu(segs[i].len), PAGE_SIZE);
+	return n;
+}
+
+/**
+ * pvchan_pin_segs() - pin the guest pages under a segment table and
+ *	describe them, one bio_vec per page, for an iov_iter.
+ * @q: the queue (its worker, with the VMM's mm in use).
+ * @segs: the table as read from the guest, lengths checked non-zero.
+ * @nsegs: entries.
+ * @write: the host writes to the pages (the guest receives data).
+ * @pages: filled with the pinned pages; release with
+ *	unpin_user_pages_dirty_lock().
+ * @bvec: filled, one entry per page.
+ * @max_pages: room in @pages and @bvec.
+ *
+ * Return: the number of pages pinned, or -EFAULT (a segment outside guest
+ * RAM) or -E2BIG, with nothing left pinned.
+ */
+int pvchan_pin_segs(struct pvchan_queue *q, const struct pvchan_seg *segs,
+		    unsigned int nsegs, bool write, struct page **pages,
+		    struct bio_vec *bvec, unsigned int max_pages)
+{
+	unsigned int i, j, npages = 0;
+	int n;
+
+	for (i = 0; i < nsegs; i++) {
+		u64 gpa = le64_to_cpu(segs[i].addr);
+		u32 len = le32_to_cpu(segs[i].len);
+		u32 off = offset_in_page(gpa);
+
+		n = pvchan_kvm_pin(pvchan_queue_vm(q)->kvm, gpa, len, write,
+				   pages + npages, max_pages - npages);
+		if (n < 0) {
+			unpin_user_pages(pages, npages);
+			return n;
+		}
+		for (j = 0; j < n; j++) {
+			struct bio_vec *bv = &bvec[npages + j];
+			u32 chunk = min_t(u32, len, PAGE_SIZE - off);
+
+			bv->bv_page = pages[npages + j];
+			bv->bv_offset = off;
+			bv->bv_len = chunk;
+			len -= chunk;
+			off = 0;
+		}
+		npages += n;
+	}
+	return npages;
 }
 
 #define HDR_OFF(field)	offsetof(struct pvchan_ring_hdr, field)
@@ -468,6 +535,11 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 			 * must consume completions, or the backend finish.
 			 */
 			atomic64_inc(&q->stats.cq_full);
+			break;
+		}
+		/* Nothing to serve it with yet: the backend wakes us. */
+		if (q->dev->ops->ready && !q->dev->ops->ready(q)) {
+			atomic64_inc(&q->stats.backend_waits);
 			break;
 		}
 		if (!pvchan_queue_serve(q, mask))

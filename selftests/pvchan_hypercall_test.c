@@ -1176,8 +1176,6 @@ static int add_dev(int pvfd, const struct pvchan_ctl_dev *in, u32 *id)
 #define ECHO_DEV(...) { .type = PVCHAN_DEV_ECHO, .num_queues = 2,	\
 			.queue_size = 0, .backend_fd = -1, ##__VA_ARGS__ }
 
-#define CTL_DEV_RESERVED sizeof(((struct pvchan_ctl_dev *)0)->reserved)
-
 struct dev_case {
 	const char *name;
 	struct pvchan_ctl_dev dev;
@@ -1191,10 +1189,13 @@ static const struct dev_case dev_cases[] = {
 	{ "ADD_DEV queue_size 8192 (max 4096) -> EINVAL",
 	  ECHO_DEV(.queue_size = 8192), EINVAL },
 	{ "ADD_DEV unknown type 99 -> EOPNOTSUPP", ECHO_DEV(.type = 99), EOPNOTSUPP },
-	{ "ADD_DEV reserved type NET -> EOPNOTSUPP",
-	  ECHO_DEV(.type = PVCHAN_DEV_NET), EOPNOTSUPP },
-	{ "ADD_DEV last reserved byte nonzero -> EINVAL",
-	  ECHO_DEV(.reserved = { [CTL_DEV_RESERVED - 1] = 1 }), EINVAL },
+	{ "ADD_DEV type NET without a tap -> EBADF",
+	  ECHO_DEV(.type = PVCHAN_DEV_NET), EBADF },
+	{ "ADD_DEV pad nonzero -> EINVAL", ECHO_DEV(.pad = 1), EINVAL },
+	{ "ADD_DEV echo with a network MTU -> EINVAL",
+	  ECHO_DEV(.net_mtu = 1500), EINVAL },
+	{ "ADD_DEV echo with network queue fds -> EINVAL",
+	  ECHO_DEV(.net_queue_fds = 1), EINVAL },
 	{ "ADD_DEV echo with flags 0x1 -> EINVAL", ECHO_DEV(.flags = 1), EINVAL },
 	{ "ADD_DEV unknown flag 0x80 -> EINVAL", ECHO_DEV(.flags = 0x80), EINVAL },
 	{ "ADD_DEV echo with a backend_fd -> EINVAL",

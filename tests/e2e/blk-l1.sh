@@ -58,15 +58,7 @@ start_l2() {
 	vm=${vm:-0}
 	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 }
-attached=0
-start_l2 && attached=1
-if ((attached)) && ! l2_booted "$work/l2.log"; then
-	echo "# retrying the L2 boot once"
-	l2_kill "$work/l2.log" "$qpid"
-	wait "$ctl"
-	attached=0
-	start_l2 && attached=1
-fi
+l2_start start_l2
 check "pvchanctl attaches six disks" [ $attached = 1 ]
 # The L2 console, copied out every 10 s while it runs (for post-mortems).
 (while sleep 10; do cp "$work/l2.log" "$out/blk-l2-console.log" 2>/dev/null; done) &
@@ -218,16 +210,9 @@ check "host rejected nothing else" \
 	[ "$(grep -v '^nodev ' $dbg/vm"$vm"/rejects | awk '{ s += $2 } END { print s + 0 }')" = 0 ]
 check "no guest kernel warnings" [ -z "$(g guest_splat)" ]
 
-kill "$qpid"
-wait "$ctl"
-check "pvchanctl exits 0 when the VMM exits" [ $? = 0 ]
-for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
-check "VM unbound" [ ! -e $dbg/vm"$vm" ]
+vm_teardown
 losetup -d "$loopdev"
-check "rmmod pvchan_host" rmmod pvchan_host
-dmesg >"$out/blk-l1-dmesg.log"
-check "no host kernel warnings" \
-	bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/blk-l1-dmesg.log'"
+host_unload blk
 kill "$copier"
 cp "$work/l2.log" "$out/blk-l2-console.log" 2>/dev/null
 echo "1..$n"

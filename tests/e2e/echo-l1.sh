@@ -43,6 +43,7 @@ echo 8192 >$tracefs/buffer_size_kb
 
 # Start L2 paused, bind it, trace, resume.
 start_l2() {
+	echo 0 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
 	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
 		--smp "$L2_SMP" --append "quiet PVCHAN_ECHO_COUNT=$COUNT${PVCHAN_L2_APPEND:+ $PVCHAN_L2_APPEND}" \
 		--paused "$work/mon" --timeout 900)
@@ -54,16 +55,7 @@ start_l2() {
 	echo 1 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
 	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
 }
-attached=0
-start_l2 && attached=1
-if ((attached)) && ! l2_booted "$work/l2.log"; then
-	echo "# retrying the L2 boot once"
-	l2_kill "$work/l2.log" "$qpid"
-	wait "$ctl"
-	echo 0 >$tracefs/events/pvchan_host/pvchan_req_submit/enable
-	attached=0
-	start_l2 && attached=1
-fi
+l2_start start_l2
 if ((attached)); then
 	tap OK "pvchanctl attach binds the VMM (pid $qpid)"
 else
@@ -121,10 +113,7 @@ for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
 check "VM unbound, debugfs entries gone" [ ! -e $dbg/vm"$vm" ]
 check "module use count back to 0" \
 	[ "$(cat /sys/module/pvchan_host/refcnt)" = 0 ]
-check "rmmod pvchan_host" rmmod pvchan_host
-dmesg >"$out/echo-l1-dmesg.log"
-check "no host kernel warnings" \
-	bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/echo-l1-dmesg.log'"
+host_unload echo
 cp "$work/l2.log" "$out/echo-l2-console.log" 2>/dev/null
 echo "1..$n"
 exit $fail

@@ -30,3 +30,23 @@ wait_for() {	# wait_for FILE PATTERN SECONDS
 g() {		# g KEY: the last "G KEY value" line the L2 side printed
 	sed -n "s/^G $1 //p" "$work/l2.log" | tr -d '\r' | tail -n1
 }
+
+# The end of an L2 run, from the host's side: kill the VMM ($qpid); the
+# pvchanctl attach ($ctl) exits 0 and the VM ($vm) is unbound, its debugfs
+# entries ($dbg/vm$vm) gone, within 30 s.
+vm_teardown() {
+	kill "$qpid"
+	wait "$ctl"
+	check "pvchanctl exits 0 when the VMM exits" [ $? = 0 ]
+	for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
+	check "VM unbound, debugfs entries gone" [ ! -e "$dbg/vm$vm" ]
+}
+
+# host_unload NAME: rmmod pvchan_host, and no warning in L1's kernel log
+# (kept in $out/NAME-l1-dmesg.log).
+host_unload() {
+	check "rmmod pvchan_host" rmmod pvchan_host
+	dmesg >"$out/$1-l1-dmesg.log"
+	check "no host kernel warnings" \
+		bash -c "! grep -E 'WARNING:|BUG:|Call Trace|general protection' '$out/$1-l1-dmesg.log'"
+}

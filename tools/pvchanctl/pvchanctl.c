@@ -33,11 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+
+#include <linux/if_tun.h>
 
 #include "pvchan_abi.h"
 #include "pvchan_abi_check.h"
@@ -90,9 +93,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage:\n"
 		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
-		"          [--dev-node PATH]\n"
+		"          [--net TAP[,OPT]...]... [--dev-node PATH]\n"
 		"  " PROG " add --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
-		"          [--dev-node PATH]\n"
+		"          [--net TAP[,OPT]...]... [--dev-node PATH]\n"
 		"  " PROG " remove --pid PID --dev N [--dev-node PATH]\n"
 		"  " PROG " resize --pid PID --dev N [--dev-node PATH]\n"
 		"  " PROG " status [--debugfs DIR]\n"
@@ -110,6 +113,14 @@ static void usage(FILE *f)
 		"                    device; ro: read-only; S: serial (1..20\n"
 		"                    printable characters); N: queues (default 4, the\n"
 		"                    guest uses at most one per vCPU); may be repeated\n"
+		"  --net TAP[,mac=M][,mtu=N][,queues=N]\n"
+		"                    add a network device on tap TAP (created if\n"
+		"                    missing; configure it with ip(8)); M: MAC address\n"
+		"                    (default: the guest picks a random one); N: MTU\n"
+		"                    offered (" STR(PVCHAN_NET_MIN_MTU) ".."
+		STR(PVCHAN_NET_MAX_MTU) ", default 1500); queues: queue pairs\n"
+		"                    (default 1, the guest uses at most one per\n"
+		"                    vCPU); may be repeated\n"
 		"  --dev-node PATH   control device (default " DEFAULT_DEV_NODE ")\n"
 		"\n"
 		"add: add devices to a VM bound by a running attach, while the guest\n"
@@ -194,6 +205,9 @@ struct dev_spec {
 	int backend_fd;			/* -1: none */
 	char path[PATH_MAX];		/* backend, for messages */
 	char serial[PVCHAN_BLK_SERIAL_LEN + 1];
+	__u16 mtu;			/* network: 0 for the default */
+	__u8 mac[6];			/* network: all zero for none */
+	int queue_fds[PVCHAN_CTL_MAX_QUEUES / 2];	/* network: pairs 1.. */
 };
 
 static int echo_parse(struct dev_spec *spec, const char *arg)
@@ -291,6 +305,141 @@ static void blk_describe(const struct dev_spec *spec, char *buf, size_t len)
 		 spec->num_queues);
 }
 
+/* Open one queue of tap @name; -1 (message printed) on error. */
+static int open_tap(const char *name, bool multi_queue)
+{
+	int vnet_hdr_sz = sizeof(struct pvchan_net_hdr);
+	struct ifreq ifr;
+	int fd;
+
+	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		msg("cannot open /dev/net/tun: %s (is the tun module loaded?)",
+		    strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (multi_queue)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	strcpy(ifr.ifr_name, name);
+	if (ioctl(fd, TUNSETIFF, &ifr)) {
+		if (errno == EINVAL)
+			msg("cannot attach to tap %s: exists with other flags (%s queue)",
+			    name, multi_queue ? "single" : "multi");
+		else if (errno == EBUSY)
+			msg("cannot attach to tap %s: busy (another user has all its queues)",
+			    name);
+		else
+			msg("cannot attach to tap %s: %s", name,
+			    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_sz)) {
+		msg("tap %s: cannot set the vnet header size: %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int parse_mac(const char *s, __u8 *mac)
+{
+	unsigned int b[6], i;
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -1;
+	for (i = 0; i < 6; i++)
+		mac[i] = b[i];
+	/* Unicast, not all zero. */
+	if ((mac[0] & 1) || !(b[0] | b[1] | b[2] | b[3] | b[4] | b[5]))
+		return -1;
+	return 0;
+}
+
+/* --net TAP[,mac=M][,mtu=N][,queues=N] */
+static int net_parse(struct dev_spec *spec, const char *arg)
+{
+	char *copy = strdup(arg), *opt, *save = NULL;
+	unsigned long pairs = 1, mtu = 0, i;
+	int ret = -1;
+
+	if (!copy) {
+		msg("out of memory");
+		return -1;
+	}
+	opt = strtok_r(copy, ",", &save);
+	if (!opt || strlen(opt) >= IFNAMSIZ) {
+		msg("--net needs a tap name of at most %d characters: %s",
+		    IFNAMSIZ - 1, "--net TAP[,mac=M][,mtu=N][,queues=N]");
+		goto out;
+	}
+	strcpy(spec->path, opt);
+	while ((opt = strtok_r(NULL, ",", &save))) {
+		if (!strncmp(opt, "mac=", 4)) {
+			if (parse_mac(opt + 4, spec->mac)) {
+				msg("bad MAC address '%s' (unicast, like 52:54:00:12:34:56)",
+				    opt + 4);
+				goto out;
+			}
+		} else if (!strncmp(opt, "mtu=", 4)) {
+			if (parse_ulong(opt + 4, PVCHAN_NET_MIN_MTU,
+					PVCHAN_NET_MAX_MTU, &mtu)) {
+				msg("bad MTU '%s' (must be %d..%d)", opt + 4,
+				    PVCHAN_NET_MIN_MTU, PVCHAN_NET_MAX_MTU);
+				goto out;
+			}
+		} else if (!strncmp(opt, "queues=", 7)) {
+			if (parse_ulong(opt + 7, 1, PVCHAN_CTL_MAX_QUEUES / 2,
+					&pairs)) {
+				msg("bad queue pair count '%s' (must be 1..%d)",
+				    opt + 7, PVCHAN_CTL_MAX_QUEUES / 2);
+				goto out;
+			}
+		} else {
+			msg("bad --net option '%s' (mac=M, mtu=N, queues=N)",
+			    opt);
+			goto out;
+		}
+	}
+	spec->mtu = mtu;
+	spec->num_queues = 2 * pairs;
+	spec->backend_fd = open_tap(spec->path, pairs > 1);
+	if (spec->backend_fd < 0)
+		goto out;
+	for (i = 1; i < pairs; i++) {
+		spec->queue_fds[i - 1] = open_tap(spec->path, true);
+		if (spec->queue_fds[i - 1] < 0) {
+			while (--i)
+				close(spec->queue_fds[i - 1]);
+			close(spec->backend_fd);
+			spec->backend_fd = -1;
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
+static void net_describe(const struct dev_spec *spec, char *buf, size_t len)
+{
+	char mac[24] = "";
+
+	if (spec->mac[0] | spec->mac[1] | spec->mac[2] | spec->mac[3] |
+	    spec->mac[4] | spec->mac[5])
+		snprintf(mac, sizeof(mac), ", mac %02x:%02x:%02x:%02x:%02x:%02x",
+			 spec->mac[0], spec->mac[1], spec->mac[2], spec->mac[3],
+			 spec->mac[4], spec->mac[5]);
+	snprintf(buf, len, "net tap %s%s, mtu %u, %u queue pairs", spec->path,
+		 mac, spec->mtu ? spec->mtu : 1500, spec->num_queues / 2);
+}
+
 static const struct dev_type dev_types[] = {
 	{
 		.name = "echo",
@@ -306,12 +455,13 @@ static const struct dev_type dev_types[] = {
 		.parse = blk_parse,
 		.describe = blk_describe,
 	},
-	/*
-	 * Future:
-	 * { "net", PVCHAN_DEV_NET, required_argument, net_parse, net_describe },
-	 *	--net TAP[,mac=M][,mtu=N]: net_parse opens the tap into backend_fd
-	 * plus a line in usage() and pvchanctl.8.
-	 */
+	{
+		.name = "net",
+		.type = PVCHAN_DEV_NET,
+		.has_arg = required_argument,
+		.parse = net_parse,
+		.describe = net_describe,
+	},
 };
 
 /* ---- attach -------------------------------------------------------------- */
@@ -485,6 +635,10 @@ static int add_dev(int ctl_fd, int vm_fd, struct dev_spec *spec,
 	dev->backend_fd = spec->backend_fd;
 	dev->flags = spec->flags;
 	memcpy(dev->serial, spec->serial, strlen(spec->serial));
+	dev->net_mtu = spec->mtu;
+	memcpy(dev->net_mac, spec->mac, sizeof(dev->net_mac));
+	if (spec->dt->type == PVCHAN_DEV_NET && spec->num_queues > 2)
+		dev->net_queue_fds = (uintptr_t)spec->queue_fds;
 	if (vm_fd >= 0)
 		ret = ioctl(ctl_fd, PVCHAN_IOC_HOT_ADD, &hot);
 	else
@@ -493,6 +647,12 @@ static int add_dev(int ctl_fd, int vm_fd, struct dev_spec *spec,
 	if (spec->backend_fd >= 0) {
 		close(spec->backend_fd);
 		spec->backend_fd = -1;
+	}
+	if (spec->dt->type == PVCHAN_DEV_NET) {
+		unsigned int i;
+
+		for (i = 1; i < spec->num_queues / 2; i++)
+			close(spec->queue_fds[i - 1]);
 	}
 	if (ret < 0) {
 		spec->dt->describe(spec, desc, sizeof(desc));
