@@ -313,15 +313,33 @@ struct pvchan_blk_config {
  * (VIRTIO_NET_HDR_F_*, VIRTIO_NET_HDR_GSO_*; same values): on TX the
  * guest may ask for a checksum (PVCHAN_NET_F_CSUM) and segmentation
  * (PVCHAN_NET_F_GSO); on RX the host marks checksums it verified.
+ *
+ * Receive offloads (PVCHAN_NET_F_GUEST_OFFLOADS): by default the host
+ * delivers only whole, checksummed frames.  SET_OFFLOADS, a request without
+ * a buffer on queue 1 (pair 0's TX queue), args[0] = PVCHAN_NET_OFFLOAD_*
+ * bits, lets it deliver frames with a partial checksum (NEEDS_CSUM) and,
+ * with a TSO bit, unsegmented frames of up to 64 KiB: the guest's receive
+ * buffers must then hold PVCHAN_NET_MAX_BUF bytes.  Completes with OK, or
+ * UNSUPP / INVAL (unknown bits, TSO without CSUM).  A queue reset of
+ * queue 0 (a driver unloading, HELLO) turns them off again.
  */
 #define PVCHAN_NET_F_MAC		0	/* config mac chosen by the host */
 #define PVCHAN_NET_F_CSUM		1	/* TX: partial checksums */
 #define PVCHAN_NET_F_GSO		2	/* TX: TCP segmentation */
 #define PVCHAN_NET_F_MTU		3	/* config mtu is the largest */
 #define PVCHAN_NET_F_STATUS		4	/* config status: link state */
+#define PVCHAN_NET_F_GUEST_OFFLOADS	5	/* RX: SET_OFFLOADS */
 
 #define PVCHAN_NET_OP_RX		1
 #define PVCHAN_NET_OP_TX		2
+#define PVCHAN_NET_OP_SET_OFFLOADS	3
+
+/* SET_OFFLOADS args[0]: what the guest accepts on receive. */
+#define PVCHAN_NET_OFFLOAD_CSUM		0x1
+#define PVCHAN_NET_OFFLOAD_TSO4		0x2
+#define PVCHAN_NET_OFFLOAD_TSO6		0x4
+#define PVCHAN_NET_OFFLOAD_TSO_ECN	0x8
+#define PVCHAN_NET_OFFLOAD_ALL		0xf
 
 #define PVCHAN_NET_MAX_BUF		(65536 + 4096)	/* per buffer */
 #define PVCHAN_NET_MIN_MTU		68

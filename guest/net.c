@@ -49,12 +49,22 @@
 /* Bytes of a larger frame put in the skb head (headers, for GRO). */
 #define PVCHAN_NET_RX_HEAD	128
 
+static bool rx_tso = true;
+module_param(rx_tso, bool, 0444);
+MODULE_PARM_DESC(rx_tso,
+		 "Receive unsegmented TCP frames of up to 64 KiB from the host (64 KiB receive buffers; default on)");
+
 static_assert(PVCHAN_RING_MAX_SIZE - 1 <= PVCHAN_NET_SLOT_MASK);
 /* The header is handed to virtio_net_hdr_to_skb(): same layout. */
 static_assert(offsetof(struct pvchan_net_hdr, csum_offset) ==
 	      offsetof(struct virtio_net_hdr, csum_offset));
 
-/* Per-queue-pair counters (ethtool -S, debugfs). */
+/*
+ * Per-queue-pair counters (ethtool -S, debugfs).  Those below
+ * PVCHAN_NET_NR_NAPI_STATS are written only by the pair's NAPI context (or
+ * with it disabled) and read with u64_stats; the others, written from
+ * transmit, the watchdog and the reset work, are atomic.
+ */
 enum {
 	PVCHAN_NET_RX_PACKETS,
 	PVCHAN_NET_RX_BYTES,
@@ -62,14 +72,17 @@ enum {
 	PVCHAN_NET_RX_LENGTH_ERRORS,	/* frame too big or too short */
 	PVCHAN_NET_RX_FRAME_ERRORS,	/* offload metadata refused */
 	PVCHAN_NET_RX_CSUM_VALID,
+	PVCHAN_NET_RX_CSUM_PARTIAL,	/* receive offload: checksum */
+	PVCHAN_NET_RX_GSO,		/* receive offload: unsegmented */
 	PVCHAN_NET_RX_ALLOC_FAIL,	/* refill without pages */
 	PVCHAN_NET_NAPI_POLLS,
 	PVCHAN_NET_TX_PACKETS,
 	PVCHAN_NET_TX_BYTES,
 	PVCHAN_NET_TX_ERRORS,		/* host refused the frame */
-	PVCHAN_NET_TX_DROPS,		/* could not be mapped */
-	PVCHAN_NET_TX_RING_FULL,	/* queue stopped */
 	PVCHAN_NET_TX_WAKES,
+	PVCHAN_NET_NR_NAPI_STATS,
+	PVCHAN_NET_TX_DROPS = PVCHAN_NET_NR_NAPI_STATS,	/* not sent */
+	PVCHAN_NET_TX_RING_FULL,	/* queue stopped */
 	PVCHAN_NET_TX_TIMEOUTS,
 	PVCHAN_NET_TX_RESETS,
 	PVCHAN_NET_NR_STATS
@@ -77,9 +90,10 @@ enum {
 
 static const char * const pvchan_net_stat_names[PVCHAN_NET_NR_STATS] = {
 	"rx_packets", "rx_bytes", "rx_drops", "rx_length_errors",
-	"rx_frame_errors", "rx_csum_valid", "rx_alloc_fail", "napi_polls",
-	"tx_packets", "tx_bytes", "tx_errors", "tx_drops", "tx_ring_full",
-	"tx_wakes", "tx_timeouts", "tx_resets",
+	"rx_frame_errors", "rx_csum_valid", "rx_csum_partial", "rx_gso",
+	"rx_alloc_fail", "napi_polls",
+	"tx_packets", "tx_bytes", "tx_errors", "tx_wakes",
+	"tx_drops", "tx_ring_full", "tx_timeouts", "tx_resets",
 };
 
 /* Counters read from the pvchan queues, after the pair's own. */
@@ -90,7 +104,8 @@ static const char * const pvchan_net_qstat_names[PVCHAN_NET_NR_QSTATS] = {
 
 struct pvchan_net_stats {
 	struct u64_stats_sync syncp;
-	u64_stats_t v[PVCHAN_NET_NR_STATS];
+	u64_stats_t v[PVCHAN_NET_NR_NAPI_STATS];
+	atomic64_t a[PVCHAN_NET_NR_STATS - PVCHAN_NET_NR_NAPI_STATS];
 };
 
 /*
@@ -110,6 +125,7 @@ static_assert(PVCHAN_NET_RX_MAX_PAGES <= PVCHAN_NET_TX_MAX_SEGS);
  * @submit_ns: when it was put on the ring.
  * @desc: segment table (and header), in guest RAM.
  * @skb: transmit: the frame.
+ * @npages: receive: pages in the buffer as posted.
  * @pages: receive: the buffer's pages (NULL where given away).
  */
 struct pvchan_net_slot {
@@ -117,6 +133,7 @@ struct pvchan_net_slot {
 	u64 submit_ns;
 	struct pvchan_net_desc *desc;
 	struct sk_buff *skb;
+	unsigned int npages;
 	struct page *pages[PVCHAN_NET_RX_MAX_PAGES];
 };
 
@@ -159,6 +176,7 @@ struct pvchan_net_pair {
  * @dev: the pvchan device.
  * @ndev: the netdev.
  * @max_segs: segments per request the host takes.
+ * @rx_offloads: PVCHAN_NET_OFFLOAD_* asked of the host (SET_OFFLOADS).
  * @reset_work: resets timed-out transmit queues.
  * @refill_work: posts receive buffers when NAPI could not allocate them.
  * @dbg: debugfs directory.
@@ -169,6 +187,7 @@ struct pvchan_net {
 	struct pvchan_gdev *dev;
 	struct net_device *ndev;
 	unsigned int max_segs;
+	u64 rx_offloads;
 	struct work_struct reset_work;
 	struct delayed_work refill_work;
 	struct dentry *dbg;
@@ -179,6 +198,10 @@ struct pvchan_net {
 static void pvchan_net_count(struct pvchan_net_pair *p, unsigned int stat,
 			     u64 n)
 {
+	if (stat >= PVCHAN_NET_NR_NAPI_STATS) {
+		atomic64_add(n, &p->stats.a[stat - PVCHAN_NET_NR_NAPI_STATS]);
+		return;
+	}
 	u64_stats_update_begin(&p->stats.syncp);
 	u64_stats_add(&p->stats.v[stat], n);
 	u64_stats_update_end(&p->stats.syncp);
@@ -189,6 +212,8 @@ static u64 pvchan_net_stat(struct pvchan_net_pair *p, unsigned int stat)
 	unsigned int start;
 	u64 v;
 
+	if (stat >= PVCHAN_NET_NR_NAPI_STATS)
+		return atomic64_read(&p->stats.a[stat - PVCHAN_NET_NR_NAPI_STATS]);
 	do {
 		start = u64_stats_fetch_begin(&p->stats.syncp);
 		v = u64_stats_read(&p->stats.v[stat]);
@@ -271,33 +296,44 @@ static struct pvchan_net_slot *pvchan_net_cqe_slot(struct pvchan_gqueue *q,
 	return NULL;
 }
 
-/* Put @slot on ring @q (under its lock; a free entry exists). */
-static void pvchan_net_post(struct pvchan_gqueue *q, struct pvchan_net_slots *s,
-			    struct pvchan_net_slot *slot, u16 op,
-			    unsigned int nsegs)
+/*
+ * Put @slot on ring @q (under its lock; a free entry exists), with a
+ * segment table of @nsegs entries (none: a request without a buffer).
+ */
+static struct pvchan_sqe *pvchan_net_post(struct pvchan_gqueue *q,
+					  struct pvchan_net_slots *s,
+					  struct pvchan_net_slot *slot, u16 op,
+					  unsigned int nsegs)
 {
 	struct pvchan_sqe *sqe = pvchan_gring_next_sqe(&q->ring);
 	u32 i = slot - s->slot;
 
 	/* As many slots as ring entries: never NULL. */
 	if (WARN_ON_ONCE(!sqe))
-		return;
+		return NULL;
 	slot->req_id = pvchan_net_req_id(i);
 	slot->submit_ns = ktime_get_ns();
 	sqe->req_id = cpu_to_le64(slot->req_id);
 	sqe->opcode = cpu_to_le16(op);
-	sqe->flags = cpu_to_le16(PVCHAN_SQE_F_INDIRECT);
-	sqe->addr = cpu_to_le64(virt_to_phys(slot->desc->segs));
-	sqe->len = cpu_to_le32(nsegs * sizeof(struct pvchan_seg));
+	if (nsegs) {
+		sqe->flags = cpu_to_le16(PVCHAN_SQE_F_INDIRECT);
+		sqe->addr = cpu_to_le64(virt_to_phys(slot->desc->segs));
+		sqe->len = cpu_to_le32(nsegs * sizeof(struct pvchan_seg));
+	}
 	atomic64_inc(&q->stats.submitted);
 	trace_pvchan_guest_req_submit(q->dev->index, q->index, slot->req_id,
 				      op);
+	return sqe;
 }
 
 /* ---- receive ---- */
 
-static unsigned int pvchan_net_rx_pages(unsigned int mtu)
+/* Pages per receive buffer: 64 KiB frames with TSO, else the MTU's. */
+static unsigned int pvchan_net_rx_pages(struct pvchan_net *net,
+					unsigned int mtu)
 {
+	if (net->rx_offloads & ~PVCHAN_NET_OFFLOAD_CSUM)
+		return PVCHAN_NET_RX_MAX_PAGES;
 	return DIV_ROUND_UP(PVCHAN_NET_HDR_LEN + VLAN_ETH_HLEN + mtu,
 			    PAGE_SIZE);
 }
@@ -329,6 +365,7 @@ static bool pvchan_net_rx_refill(struct pvchan_net_pair *p, gfp_t gfp)
 			break;
 		}
 		s->nfree--;
+		slot->npages = p->rx_pages;
 		spin_lock_bh(&q->lock);
 		pvchan_net_post(q, s, slot, PVCHAN_NET_OP_RX, p->rx_pages);
 		spin_unlock_bh(&q->lock);
@@ -385,9 +422,12 @@ static void pvchan_net_rx_one(struct pvchan_net_pair *p,
 	struct virtio_net_hdr vh;
 	struct sk_buff *skb;
 
+	/* Another reader took the frame (ABI): the buffer simply comes back. */
+	if (cqe->status == cpu_to_le32(PVCHAN_ST_OK) && !len)
+		return;
 	if (cqe->status != cpu_to_le32(PVCHAN_ST_OK) ||
 	    len < PVCHAN_NET_HDR_LEN + ETH_HLEN ||
-	    len > p->rx_pages * PAGE_SIZE) {
+	    len > slot->npages * PAGE_SIZE) {
 		pvchan_net_count(p, PVCHAN_NET_RX_LENGTH_ERRORS, 1);
 		return;
 	}
@@ -403,6 +443,10 @@ static void pvchan_net_rx_one(struct pvchan_net_pair *p,
 		dev_kfree_skb_any(skb);
 		return;
 	}
+	if (hdr.flags & PVCHAN_NET_HDR_F_NEEDS_CSUM)
+		pvchan_net_count(p, PVCHAN_NET_RX_CSUM_PARTIAL, 1);
+	if (skb_is_gso(skb))
+		pvchan_net_count(p, PVCHAN_NET_RX_GSO, 1);
 	if ((hdr.flags & PVCHAN_NET_HDR_F_DATA_VALID) &&
 	    (ndev->features & NETIF_F_RXCSUM)) {
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
@@ -458,6 +502,15 @@ static void pvchan_net_tx_reap(struct pvchan_net_pair *p, int budget)
 		slot = pvchan_net_cqe_slot(q, &p->tx, &cqe);
 		if (!slot)
 			continue;
+		if (!slot->skb) {
+			/* SET_OFFLOADS: big buffers stay, frames stay small. */
+			if (cqe.status != cpu_to_le32(PVCHAN_ST_OK))
+				netdev_warn(p->net->ndev, "host refused receive offloads %#llx (status %u)\n",
+					    p->net->rx_offloads,
+					    le32_to_cpu(cqe.status));
+			p->tx.free[p->tx.nfree++] = slot - p->tx.slot;
+			continue;
+		}
 		pkts++;
 		bytes += slot->skb->len;
 		if (cqe.status != cpu_to_le32(PVCHAN_ST_OK))
@@ -553,7 +606,42 @@ static netdev_tx_t pvchan_net_xmit(struct sk_buff *skb, struct net_device *ndev)
 drop:
 	pvchan_net_count(p, PVCHAN_NET_TX_DROPS, 1);
 	dev_kfree_skb_any(skb);
+	/* Frames batched before this one must not wait for the next. */
+	if (!netdev_xmit_more()) {
+		spin_lock(&q->lock);
+		pvchan_gqueue_kick(q);
+		spin_unlock(&q->lock);
+	}
 	return NETDEV_TX_OK;
+}
+
+/*
+ * Ask the host for the receive offloads (SET_OFFLOADS on pair 0's transmit
+ * queue); the completion is reaped with the frames'.  Receive buffers are
+ * already sized for what is asked.
+ */
+static void pvchan_net_set_offloads(struct pvchan_net *net)
+{
+	struct pvchan_net_pair *p = &net->pairs[0];
+	struct pvchan_gqueue *q = p->txq;
+	struct pvchan_net_slot *slot;
+	struct pvchan_sqe *sqe;
+
+	if (!net->rx_offloads)
+		return;
+	spin_lock_bh(&q->lock);
+	if (p->tx.nfree) {
+		slot = &p->tx.slot[p->tx.free[--p->tx.nfree]];
+		slot->skb = NULL;
+		sqe = pvchan_net_post(q, &p->tx, slot,
+				      PVCHAN_NET_OP_SET_OFFLOADS, 0);
+		if (sqe)
+			sqe->args[0] = cpu_to_le64(net->rx_offloads);
+		pvchan_gqueue_kick(q);
+	} else {
+		netdev_warn(net->ndev, "no room to ask for receive offloads\n");
+	}
+	spin_unlock_bh(&q->lock);
 }
 
 /* ---- NAPI and interrupts ---- */
@@ -630,7 +718,8 @@ static int pvchan_net_open(struct net_device *ndev)
 		struct pvchan_net_pair *p = &net->pairs[i];
 
 		/* Buffers already posted may be larger: keep their size. */
-		p->rx_pages = max(p->rx_pages, pvchan_net_rx_pages(ndev->mtu));
+		p->rx_pages = max(p->rx_pages,
+				  pvchan_net_rx_pages(net, ndev->mtu));
 		if (!pvchan_net_rx_refill(p, GFP_KERNEL))
 			schedule_delayed_work(&net->refill_work, HZ / 10);
 		napi_enable(&p->napi);
@@ -696,7 +785,8 @@ static int pvchan_net_change_mtu(struct net_device *ndev, int mtu)
 	int ret = 0;
 
 	if (!netif_running(ndev) ||
-	    pvchan_net_rx_pages(mtu) <= pvchan_net_rx_pages(ndev->mtu)) {
+	    pvchan_net_rx_pages(net, mtu) <=
+	    pvchan_net_rx_pages(net, ndev->mtu)) {
 		ndev->mtu = mtu;
 		return 0;
 	}
@@ -705,13 +795,21 @@ static int pvchan_net_change_mtu(struct net_device *ndev, int mtu)
 		struct pvchan_net_pair *p = &net->pairs[i];
 
 		napi_disable(&p->napi);
-		ret = pvchan_net_restart(p, p->rxq) ?: ret;
-		p->rx_pages = pvchan_net_rx_pages(mtu);
-		if (!pvchan_net_rx_refill(p, GFP_KERNEL))
+		p->rx_pages = pvchan_net_rx_pages(net, mtu);
+		if (pvchan_net_restart(p, p->rxq)) {
+			/* The ring is gone: no buffers for it, no carrier. */
+			netdev_err(ndev, "rx queue %u: host refused the reset\n",
+				   i);
+			netif_carrier_off(ndev);
+			ret = -EIO;
+		} else if (!pvchan_net_rx_refill(p, GFP_KERNEL)) {
 			schedule_delayed_work(&net->refill_work, HZ / 10);
+		}
 		napi_enable(&p->napi);
 		pvchan_net_napi_kick(p);
 	}
+	/* Resetting queue 0 turned the host's receive offloads off. */
+	pvchan_net_set_offloads(net);
 	ndev->mtu = mtu;
 	return ret;
 }
@@ -747,9 +845,14 @@ static void pvchan_net_reset_work(struct work_struct *work)
 		netif_tx_lock_bh(ndev);
 		netif_tx_stop_queue(nq);
 		netif_tx_unlock_bh(ndev);
-		if (pvchan_net_restart(p, p->txq))
+		if (pvchan_net_restart(p, p->txq)) {
+			/* The ring is gone: the queue stays stopped. */
 			netdev_err(ndev, "tx queue %u: host refused the reset\n",
 				   i);
+			netif_carrier_off(ndev);
+			napi_enable(&p->napi);
+			continue;
+		}
 		napi_enable(&p->napi);
 		netif_tx_wake_queue(nq);
 		pvchan_net_napi_kick(p);
@@ -985,19 +1088,22 @@ static int pvchan_net_init_pair(struct pvchan_net *net, unsigned int i,
 		ret = pvchan_net_slots_alloc(&p->tx, dev->queue_size);
 	if (ret)
 		goto out_free;
+	/* Before the interrupts: a disabled NAPI ignores early ones. */
+	netif_napi_add(net->ndev, &p->napi, pvchan_net_poll);
 	p->rxq->handler = pvchan_net_irq;
 	p->txq->handler = pvchan_net_irq;
 	ret = pvchan_gqueue_init(dev, p->rxq, 2 * i, cpu);
 	if (ret)
-		goto out_free;
+		goto out_del;
 	ret = pvchan_gqueue_init(dev, p->txq, 2 * i + 1, cpu);
 	if (ret) {
 		pvchan_gqueue_destroy(p->rxq);
-		goto out_free;
+		goto out_del;
 	}
-	netif_napi_add(net->ndev, &p->napi, pvchan_net_poll);
 	return 0;
 
+out_del:
+	netif_napi_del(&p->napi);
 out_free:
 	pvchan_net_slots_free(&p->rx);
 	pvchan_net_slots_free(&p->tx);
@@ -1039,6 +1145,16 @@ int pvchan_net_probe(struct pvchan_gdev *dev)
 		}
 	}
 
+	/* A receive buffer is one page per segment: bound the MTU. */
+	i = min_t(unsigned int, le16_to_cpu(dev->desc.max_segs),
+		  PVCHAN_NET_RX_MAX_PAGES) * PAGE_SIZE - PVCHAN_NET_HDR_LEN -
+	    VLAN_ETH_HLEN;
+	if (mtu > i) {
+		pr_info("dev%u: MTU %u capped to %u (%u segments per buffer)\n",
+			dev->index, mtu, i, le16_to_cpu(dev->desc.max_segs));
+		mtu = i;
+	}
+
 	ndev = alloc_etherdev_mqs(struct_size(net, pairs, npairs), npairs,
 				  npairs);
 	if (!ndev)
@@ -1056,6 +1172,14 @@ int pvchan_net_probe(struct pvchan_gdev *dev)
 	ndev->netdev_ops = &pvchan_net_ops;
 	ndev->ethtool_ops = &pvchan_net_ethtool_ops;
 	ndev->watchdog_timeo = 5 * HZ;
+	/* Receive offloads: 64 KiB buffers if the host takes the segments. */
+	if (features & BIT_ULL(PVCHAN_NET_F_GUEST_OFFLOADS)) {
+		net->rx_offloads = PVCHAN_NET_OFFLOAD_CSUM;
+		if (rx_tso && net->max_segs >= PVCHAN_NET_RX_MAX_PAGES)
+			net->rx_offloads |= PVCHAN_NET_OFFLOAD_TSO4 |
+					    PVCHAN_NET_OFFLOAD_TSO6 |
+					    PVCHAN_NET_OFFLOAD_TSO_ECN;
+	}
 	ndev->min_mtu = PVCHAN_NET_MIN_MTU;
 	ndev->max_mtu = mtu;
 	ndev->mtu = mtu;
@@ -1089,14 +1213,16 @@ int pvchan_net_probe(struct pvchan_gdev *dev)
 		if (cpu >= nr_cpu_ids)
 			cpu = cpumask_first(cpu_online_mask);
 	}
+	pvchan_net_set_offloads(net);
 	netif_carrier_off(ndev);
 	ret = register_netdev(ndev);
 	if (ret)
 		goto out_free_pairs;
 	pvchan_net_link(net);
 	pvchan_net_debugfs_init(net);
-	netdev_info(ndev, "pvchan dev%u: %pM, %u queue pairs of %u, mtu %u%s\n",
+	netdev_info(ndev, "pvchan dev%u: %pM, %u queue pairs of %u, mtu %u, rx offloads %#llx%s\n",
 		    dev->index, ndev->dev_addr, npairs, dev->queue_size, mtu,
+		    net->rx_offloads,
 		    ndev->addr_assign_type == NET_ADDR_RANDOM ?
 		    " (random address)" : "");
 	return 0;

@@ -37,8 +37,9 @@
 #include "pvchan_host.h"
 
 #define PVCHAN_NET_MAX_SEGS	(MAX_SKB_FRAGS + 3)
+/* A segment at an odd offset touches up to two pages beyond its length. */
 #define PVCHAN_NET_MAX_PAGES	(PVCHAN_NET_MAX_BUF / PAGE_SIZE + \
-				 PVCHAN_NET_MAX_SEGS)
+				 2 * PVCHAN_NET_MAX_SEGS)
 
 /* The header is the tap's vnet header: same layout, same values. */
 static_assert(sizeof(struct pvchan_net_hdr) ==
@@ -81,6 +82,8 @@ struct pvchan_net_pair {
  * @stall_tx: fault injection (debugfs "fault_stall_tx", off by default):
  *	transmit queues take nothing off their rings, as a stuck backend
  *	would, until the guest resets one of them (its timeout handler).
+ * @offloads: receive offloads the guest turned on (SET_OFFLOADS), written
+ *	by pair 0's queue workers.
  * @rx_truncated: frames larger than the guest's buffer, dropped.
  * @tx_dropped: frames the tap refused.
  * @poll_lock: serialises starting and stopping the taps' polling
@@ -93,6 +96,7 @@ struct pvchan_net {
 	u16 mtu;
 	bool link_down;
 	bool stall_tx;
+	u64 offloads;
 	atomic64_t rx_truncated;
 	atomic64_t tx_dropped;
 	struct mutex poll_lock;	/* see @poll_lock above */
@@ -286,7 +290,8 @@ static int pvchan_net_create(struct pvchan_dev *dev,
 	dev->max_segs = PVCHAN_NET_MAX_SEGS;
 	dev->config_len = sizeof(struct pvchan_net_config);
 	dev->features = BIT_ULL(PVCHAN_NET_F_CSUM) | BIT_ULL(PVCHAN_NET_F_GSO) |
-			BIT_ULL(PVCHAN_NET_F_MTU) | BIT_ULL(PVCHAN_NET_F_STATUS);
+			BIT_ULL(PVCHAN_NET_F_MTU) | BIT_ULL(PVCHAN_NET_F_STATUS) |
+			BIT_ULL(PVCHAN_NET_F_GUEST_OFFLOADS);
 	if (!is_zero_ether_addr(net->mac))
 		dev->features |= BIT_ULL(PVCHAN_NET_F_MAC);
 	return 0;
@@ -324,6 +329,31 @@ static void pvchan_net_get_config(struct pvchan_dev *dev, void *buf)
 	c->queue_pairs = cpu_to_le16(net->pairs);
 }
 
+/*
+ * What the tap may hand the guest (tap-wide: every queue).  The tap's
+ * ioctl takes TUNSETOFFLOAD's argument by value, so it is called here as
+ * pvchanctl would, from the queue worker (process context).
+ */
+static int pvchan_net_tap_offload(struct pvchan_net *net, u64 bits)
+{
+	struct file *tap = net->pair[0].tap;
+	unsigned long flags = 0;
+	long ret;
+
+	if (bits & PVCHAN_NET_OFFLOAD_CSUM)
+		flags |= TUN_F_CSUM;
+	if (bits & PVCHAN_NET_OFFLOAD_TSO4)
+		flags |= TUN_F_TSO4;
+	if (bits & PVCHAN_NET_OFFLOAD_TSO6)
+		flags |= TUN_F_TSO6;
+	if (bits & PVCHAN_NET_OFFLOAD_TSO_ECN)
+		flags |= TUN_F_TSO_ECN;
+	ret = tap->f_op->unlocked_ioctl(tap, TUNSETOFFLOAD, flags);
+	if (!ret)
+		WRITE_ONCE(net->offloads, bits);
+	return ret;
+}
+
 static int pvchan_net_queue_init(struct pvchan_queue *q)
 {
 	struct pvchan_net_queue *nq = kvzalloc(sizeof(*nq), GFP_KERNEL);
@@ -353,6 +383,10 @@ static void pvchan_net_queue_free(struct pvchan_queue *q)
 	struct pvchan_dev *dev = q->dev;
 	unsigned int i;
 
+	/* The next driver may not take large frames: offloads off. */
+	if (q->index == 0 && READ_ONCE(pvchan_net(q)->offloads))
+		pvchan_net_tap_offload(pvchan_net(q), 0);
+
 	/* A transmit queue reset ends an injected stall: resume them all. */
 	if (!pvchan_net_is_rx(q) && READ_ONCE(pvchan_net(q)->stall_tx)) {
 		WRITE_ONCE(pvchan_net(q)->stall_tx, false);
@@ -377,6 +411,13 @@ static struct pvchan_net_pair *pvchan_net_rx_source(struct pvchan_queue *q)
 		return NULL;
 	for (i = 0; i < net->pairs; i++) {
 		struct pvchan_net_pair *p = &net->pair[i];
+
+		/* A tap queue detached when polling began has no wait entry. */
+		if (!READ_ONCE(p->wqh)) {
+			mutex_lock(&net->poll_lock);
+			pvchan_net_poll_start(p);
+			mutex_unlock(&net->poll_lock);
+		}
 
 		if (pvchan_net_reader(p) == q && p->sock->ops->peek_len(p->sock))
 			return p;
@@ -491,12 +532,36 @@ static int pvchan_net_xfer(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 	return -1;
 }
 
+/* SET_OFFLOADS: no buffer, args[0] = PVCHAN_NET_OFFLOAD_* bits. */
+static int pvchan_net_set_offloads(struct pvchan_queue *q,
+				   const struct pvchan_sqe *sqe,
+				   struct pvchan_cqe *cqe)
+{
+	u64 bits = le64_to_cpu(sqe->args[0]);
+	int ret;
+
+	cqe->status = cpu_to_le32(PVCHAN_ST_INVAL);
+	if (sqe->flags || sqe->len || sqe->addr ||
+	    (bits & ~(u64)PVCHAN_NET_OFFLOAD_ALL) ||
+	    ((bits & ~(u64)PVCHAN_NET_OFFLOAD_CSUM) &&
+	     !(bits & PVCHAN_NET_OFFLOAD_CSUM)))
+		return PVCHAN_REJ_RING_DESC;
+	ret = pvchan_net_tap_offload(pvchan_net(q), bits);
+	if (ret)
+		pvchan_guest_dbg(q->dev->vm, "dev%u: tap offloads %#llx: %d\n",
+				 q->dev->index, bits, ret);
+	cqe->status = cpu_to_le32(ret ? PVCHAN_ST_IOERR : PVCHAN_ST_OK);
+	return -1;
+}
+
 static int pvchan_net_handle(struct pvchan_queue *q,
 			     const struct pvchan_sqe *sqe,
 			     struct pvchan_cqe *cqe)
 {
 	u16 op = le16_to_cpu(sqe->opcode);
 
+	if (op == PVCHAN_NET_OP_SET_OFFLOADS && q->index == 1)
+		return pvchan_net_set_offloads(q, sqe, cqe);
 	/* Queues of pairs the host does not serve refuse everything. */
 	if (q->index / 2 >= pvchan_net(q)->pairs ||
 	    op != (pvchan_net_is_rx(q) ? PVCHAN_NET_OP_RX : PVCHAN_NET_OP_TX)) {
@@ -539,6 +604,7 @@ static int pvchan_net_stats_show(struct seq_file *m, void *unused)
 		   net->pairs, net->mtu, net->mac,
 		   READ_ONCE(net->link_down) ? "down" : "up",
 		   READ_ONCE(net->stall_tx));
+	seq_printf(m, "offloads %#llx\n", READ_ONCE(net->offloads));
 	seq_printf(m, "rx_truncated %lld\ntx_dropped %lld\n",
 		   atomic64_read(&net->rx_truncated),
 		   atomic64_read(&net->tx_dropped));
@@ -562,6 +628,7 @@ const struct pvchan_dev_ops pvchan_net_ops = {
 	.op_names = {
 		[PVCHAN_NET_OP_RX] = "rx",
 		[PVCHAN_NET_OP_TX] = "tx",
+		[PVCHAN_NET_OP_SET_OFFLOADS] = "set_offloads",
 	},
 	.create = pvchan_net_create,
 	.destroy = pvchan_net_destroy,

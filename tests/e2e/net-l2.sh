@@ -94,6 +94,10 @@ iperf tcp_rx -t 3 -P 2 -R
 iperf udp_tx -t 2 -u -b 20M
 iperf udp_rx -t 2 -u -b 20M -R
 hostrun /usr/sbin/ethtool -S pvnet0 | sed 's/^/# /'
+# Receive offloads: L1's TCP came unsegmented, with partial checksums.
+for c in rx_gso rx_csum_partial; do
+	G $c "$(hostrun /usr/sbin/ethtool -S pvnet0 | sed -n "s/^ *q[0-9]*_$c: //p" | awk '{ s += $1 } END { print s + 0 }')"
+done
 for q in 0 1; do
 	G q${q}_used "$(hostrun /usr/sbin/ethtool -S pvnet0 |
 		sed -n "s/^ *q${q}_\(rx\|tx\)_packets: //p" | tr '\n' ' ')"
