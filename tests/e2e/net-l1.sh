@@ -83,6 +83,8 @@ e0=$(cat /sys/kernel/debug/kvm/exits) p0=$(pkts) b0=$(mbytes)
 # The host takes the link down, then up.
 if l2_wait "$work/l2.log" '^G link_wait' 900; then
 	e1=$(cat /sys/kernel/debug/kvm/exits) p1=$(pkts) b1=$(mbytes)
+	mid_tap_rx=$(cat /sys/class/net/$TAPDEV/statistics/rx_packets)
+	mid_tap_tx=$(cat /sys/class/net/$TAPDEV/statistics/tx_packets)
 	echo "# iperf3: $((p1 - p0)) frames (TSO ones up to 64 KiB), $((b1 - b0)) MiB, $((e1 - e0)) VM exits (all reasons): $(awk -v e=$((e1 - e0)) -v p=$((p1 - p0)) 'BEGIN { printf "%.2f", p ? e / p : 0 }') per frame"
 	echo 1 >$dbg/vm"$vm"/dev0/link_down
 	l2_wait "$work/l2.log" '^G carrier_down' 120
@@ -139,7 +141,10 @@ check "stalled transmit: timeout handler reset the queue ($(g tx_timeouts) timeo
 	[ "$(g tx_timeouts)" -ge 1 -a "$(g tx_resets)" -ge 1 -a "$stall_cleared" = N ]
 check "traffic resumes after the reset: ping answered" [ "$(g ping_after_stall)" = 3 ]
 
-# Counters: the guest's, the host module's and the tap's agree.
+# Counters: the guest's, the host module's and the tap's agree, after the
+# transfers and at the end.
+check "after the transfers: guest sent $(g mid_tx) frames, tap got ${mid_tap_rx:-?}; tap sent ${mid_tap_tx:-?}, guest got $(g mid_rx)" \
+	[ "$(g mid_tx) $(g mid_rx)" = "${mid_tap_rx:-x} ${mid_tap_tx:-x}" ]
 gq() { sed -n "s/^G q$1 $2 //p" "$work/l2.log" | tr -d '\r' | tail -n1; }
 hq() { sed -n "s/^$2 //p" $dbg/vm"$vm"/dev0/q"$1"/stats; }
 tapstat() { cat /sys/class/net/$TAPDEV/statistics/"$1"; }

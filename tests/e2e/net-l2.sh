@@ -103,6 +103,11 @@ for q in 0 1; do
 		sed -n "s/^ *q${q}_\(rx\|tx\)_packets: //p" | tr '\n' ' ')"
 done
 
+# A checkpoint for L1 after the transfers, once quiet: frames each way.
+sleep 2
+G mid_tx "$(cat /sys/class/net/pvnet0/statistics/tx_packets)"
+G mid_rx "$(cat /sys/class/net/pvnet0/statistics/rx_packets /sys/class/net/pvnet0/statistics/rx_errors /sys/class/net/pvnet0/statistics/rx_dropped | awk '{ s += $1 } END { print s + 0 }')"
+
 # 4. The host takes the link down and up again: carrier follows, and
 # traffic flows again afterwards.
 G link_wait 1
