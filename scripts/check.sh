@@ -127,10 +127,14 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 # against it in a copy of the working tree (the checkout keeps its modules
 # for Debian's kernel, which L2 still runs), and tests/debug/debug-l1.sh in
 # L1 booted with that kernel.
-run_debug() {
-	local kdir src=$OUT/debug-src blog=$OUT/debug-build.log f
+# debug_prepare builds (test kernel, pvchan against it: all the CPU it
+# needs) and debug_run boots L1, which the caller may run in the
+# background beside the other suites (one L1 vCPU each, two cores).
+debug_kdir=
+debug_prepare() {
+	local src=$OUT/debug-src blog=$OUT/debug-build.log f
 	: >"$blog"
-	if ! kdir=$("$REPO/kunit/build-kernel.sh" 2>>"$blog"); then
+	if ! debug_kdir=$("$REPO/kunit/build-kernel.sh" 2>>"$blog"); then
 		printf 'not ok 1 - test kernel builds (kunit/build-kernel.sh: %s)\n1..1\n' \
 			"$blog" >"$OUT/debug.log"
 		return 1
@@ -141,17 +145,47 @@ run_debug() {
 	if ! { git ls-files -z --cached --others --exclude-standard |
 		while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
 		cpio -0pdm --quiet "$src" &&
-		make -C "$kdir/build" M="$src" modules >>"$blog" 2>&1; }; then
+		make -C "$debug_kdir/build" M="$src" modules >>"$blog" 2>&1; }; then
 		printf 'not ok 1 - pvchan builds against the test kernel (%s)\n1..1\n' \
 			"$blog" >"$OUT/debug.log"
 		return 1
 	fi
-	run_vm_suite debug tests/debug/debug-l1.sh --kernel "$kdir" \
-		--env "PVCHAN_DEBUG_BUILD=$src" \
+}
+
+debug_run() {
+	run_vm_suite debug tests/debug/debug-l1.sh --kernel "$debug_kdir" \
+		--env "PVCHAN_DEBUG_BUILD=$OUT/debug-src" \
 		--env "PVCHAN_DEBUG_E2E=${PVCHAN_DEBUG_E2E:-0}" --timeout 3600
 }
 
+# Print and count a finished suite's results.
+report() {	# report NAME RC
+	grep -E '^(not )?ok ' "$OUT/$1.log"
+	count "$1" "$2" "$OUT/$1.log"
+}
+
+# The debug suite runs beside the others unless PVCHAN_SERIAL=1 (or it
+# is the only VM suite): it starts after static, before the next suite.
+debug_pid=
+parallel_debug=0
+if [[ ${PVCHAN_SERIAL:-0} != 1 && " $SUITES " == *" debug "* ]] &&
+	[[ $(wc -w <<<"${SUITES//static/}") -gt 1 ]]; then
+	parallel_debug=1
+fi
+
 for suite in $SUITES; do
+	[[ $suite == debug && $parallel_debug == 1 ]] && continue
+	# Before the first VM suite (static builds what they load).
+	if [[ $suite != static && $parallel_debug == 1 && -z $debug_pid ]]; then
+		echo "=== suite debug (beside the next suites)"
+		if debug_prepare; then
+			debug_run &
+			debug_pid=$!
+		else
+			report debug 1
+			parallel_debug=0
+		fi
+	fi
 	echo "=== suite $suite"
 	case $suite in
 	static) run_static >"$OUT/static.log" 2>&1 ;;
@@ -165,18 +199,23 @@ for suite in $SUITES; do
 	ctl) run_vm_suite ctl tests/e2e/ctl-l1.sh --timeout 600 ;;
 	blk) run_vm_suite blk tests/e2e/blk-l1.sh --smp 1 --timeout 2700 ;;
 	net) run_vm_suite net tests/e2e/net-l1.sh --smp 1 --timeout 1800 ;;
-	debug) run_debug ;;
+	debug) debug_prepare && debug_run ;;
 	*) echo "not ok - unknown suite $suite" >"$OUT/$suite.log"; false ;;
 	esac
 	rc=$?
-	grep -E '^(not )?ok ' "$OUT/$suite.log"
-	count "$suite" "$rc" "$OUT/$suite.log"
+	report "$suite" "$rc"
 	# The static build is what the VM suites load: stop if it failed.
 	if [[ $suite == static && $rc -ne 0 ]] && ! [[ -f host/pvchan_host.ko ]]; then
 		echo "# build failed, skipping VM suites"
+		parallel_debug=0
 		break
 	fi
 done
+if [[ -n $debug_pid ]]; then
+	echo "=== suite debug (waiting for it)"
+	wait "$debug_pid"
+	report debug $?
+fi
 
 summary="$pass passed, $fail failed, $skip skipped"
 echo "$summary" >"$OUT/summary"
