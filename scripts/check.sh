@@ -154,6 +154,7 @@ debug_prepare() {
 
 debug_run() {
 	run_vm_suite debug tests/debug/debug-l1.sh --kernel "$debug_kdir" \
+		--smp "${1:-2}" \
 		--env "PVCHAN_DEBUG_BUILD=$OUT/debug-src" \
 		--env "PVCHAN_DEBUG_E2E=${PVCHAN_DEBUG_E2E:-0}" --timeout 3600
 }
@@ -165,21 +166,28 @@ report() {	# report NAME RC
 }
 
 # The debug suite runs beside the others unless PVCHAN_SERIAL=1 (or it
-# is the only VM suite): it starts after static, before the next suite.
+# is the only VM suite): with one L1 vCPU, started before blk (whose L1
+# has one vCPU too: two cores, two vCPU threads), or before the first VM
+# suite if blk is not run.
 debug_pid=
 parallel_debug=0
+debug_before=
 if [[ ${PVCHAN_SERIAL:-0} != 1 && " $SUITES " == *" debug "* ]] &&
 	[[ $(wc -w <<<"${SUITES//static/}") -gt 1 ]]; then
 	parallel_debug=1
+	if [[ " $SUITES " == *" blk "* ]]; then
+		debug_before=blk
+	fi
 fi
 
 for suite in $SUITES; do
 	[[ $suite == debug && $parallel_debug == 1 ]] && continue
-	# Before the first VM suite (static builds what they load).
-	if [[ $suite != static && $parallel_debug == 1 && -z $debug_pid ]]; then
+	# Not before static: it builds what the VM suites load.
+	if [[ $suite != static && $parallel_debug == 1 && -z $debug_pid ]] &&
+		[[ -z $debug_before || $suite == "$debug_before" ]]; then
 		echo "=== suite debug (beside the next suites)"
 		if debug_prepare; then
-			debug_run &
+			debug_run 1 &
 			debug_pid=$!
 		else
 			report debug 1
