@@ -27,7 +27,6 @@
 #include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/apicdef.h>
-#include <asm/cpufeature.h>
 #include <asm/msr.h>
 
 #include "pvchan_host.h"
@@ -397,16 +396,14 @@ u32 pvchan_kvm_tsc_khz(struct kvm *kvm)
  * pvchan_kvm_tsc_stable() - may the guest use its TSC as a clock?
  * @kvm: the VM.
  *
- * True when the host TSC has a constant rate in every power state and KVM
- * runs the VM on its master clock (host clock TSC-based and stable, every
- * vCPU's TSC matched): the guest's TSCs then tick together at
- * pvchan_kvm_tsc_khz().
+ * KVM's own rule for kvm-clock's PVCLOCK_TSC_STABLE_BIT: the VM runs on
+ * KVM's master clock, which KVM uses only with a TSC-based, stable host
+ * clock and every vCPU's TSC matched; the guest's TSCs then tick together
+ * at pvchan_kvm_tsc_khz().
  */
 bool pvchan_kvm_tsc_stable(struct kvm *kvm)
 {
-	return boot_cpu_has(X86_FEATURE_CONSTANT_TSC) &&
-	       boot_cpu_has(X86_FEATURE_NONSTOP_TSC) &&
-	       READ_ONCE(kvm->arch.use_master_clock);
+	return READ_ONCE(kvm->arch.use_master_clock);
 }
 
 /**
