@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 #define PVCHAN_ABI_MAJOR		1
-#define PVCHAN_ABI_MINOR		3
+#define PVCHAN_ABI_MINOR		4
 
 /*
  * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
@@ -40,8 +40,9 @@
 #define PVCHAN_HC_KICK			(PVCHAN_HC_BASE + 5)
 #define PVCHAN_HC_IRQ_ROUTE		(PVCHAN_HC_BASE + 6)
 #define PVCHAN_HC_DEV_MAP		(PVCHAN_HC_BASE + 7)	/* ABI 1.2 */
+#define PVCHAN_HC_CLOCK_PAIR		(PVCHAN_HC_BASE + 8)	/* ABI 1.4 */
 /* Every number from here up to PVCHAN_HC_LAST is pvchan's and unassigned. */
-#define PVCHAN_HC_COUNT			8
+#define PVCHAN_HC_COUNT			9
 #define PVCHAN_HC_LAST			(PVCHAN_HC_BASE + 0xff)
 
 /*
@@ -62,7 +63,8 @@
 #define PVCHAN_EALIGN			4104	/* misaligned address or size */
 #define PVCHAN_EBUSY			4105	/* queue already set up */
 #define PVCHAN_ENOMEM			4106	/* host out of memory */
-#define PVCHAN_ERR_LAST			4106
+#define PVCHAN_ENOCLOCK			4107	/* no TSC-based host clock now */
+#define PVCHAN_ERR_LAST			4107
 
 /*
  * Channel feature bits (bit numbers in pvchan_hello.*_features).  The
@@ -78,7 +80,7 @@
 #define PVCHAN_DEV_ECHO			1	/* test device: copy and checksum */
 #define PVCHAN_DEV_BLK			2	/* block device, ABI 1.1 */
 #define PVCHAN_DEV_NET			3	/* network, ABI 1.3 */
-#define PVCHAN_DEV_CLOCK		4	/* reserved: clock */
+#define PVCHAN_DEV_CLOCK		4	/* clock, ABI 1.4 */
 
 /*
  * struct pvchan_hello - HELLO argument block, 64 bytes, read and written by
@@ -374,6 +376,44 @@ struct pvchan_net_config {
 };
 
 #define PVCHAN_NET_S_LINK_UP		1
+
+/*
+ * Clock device (PVCHAN_DEV_CLOCK), since ABI 1.4.  Its queue is never set
+ * up.  DEV_CONFIG returns a struct pvchan_clock_config: the guest's TSC
+ * frequency as the host set it up (exact, in Hz) and whether the guest
+ * may read the TSC as its clock (PVCHAN_CLOCK_S_TSC_STABLE: constant
+ * rate, running in every power state, synchronised across vCPUs, host
+ * clock TSC-based).  When either changes (migration, host suspend, a
+ * TSC found unstable), the host increments config_gen and raises the
+ * device event (PVCHAN_F_DEV_EVENTS); the guest must then re-read the
+ * config and stop reading the TSC directly if it is no longer stable.
+ *
+ * PVCHAN_HC_CLOCK_PAIR, a0 = device, a1 = guest physical address of a
+ * struct pvchan_clock_pair, a2 = its size (at least 32): the host writes
+ * its CLOCK_REALTIME and the calling vCPU's TSC at the same instant
+ * (the anchor: KVM_HC_CLOCK_PAIRING).  -PVCHAN_ENOCLOCK when the host's
+ * clock is not TSC-based at that moment (no exact pair possible).
+ */
+#define PVCHAN_CLOCK_S_TSC_STABLE	0x1
+
+/* struct pvchan_clock_config - clock device configuration, 64 bytes. */
+struct pvchan_clock_config {
+	__le64 tsc_hz;			/* guest TSC frequency */
+	__le32 status;			/* PVCHAN_CLOCK_S_* */
+	__le32 pad0;
+	__u8 reserved[48];
+};
+
+/* struct pvchan_clock_pair - CLOCK_PAIR result, 32 bytes. */
+struct pvchan_clock_pair {
+	__le64 realtime_sec;		/* host CLOCK_REALTIME */
+	__le32 realtime_nsec;
+	__le32 flags;			/* zero */
+	__le64 tsc;			/* the calling vCPU's TSC then */
+	__le64 reserved;
+};
+
+#define PVCHAN_CLOCK_PAIR_MIN_SIZE	32
 
 /*
  * Interrupt route: IRQ_ROUTE a0 = device, a1 = queue, a2 = vector (32..255),

@@ -68,6 +68,13 @@ static_assert(sizeof(struct pvchan_net_config) == 32,
 PVCHAN_ABI_OFF(pvchan_net_config, status, 6);
 PVCHAN_ABI_OFF(pvchan_net_config, mtu, 8);
 PVCHAN_ABI_OFF(pvchan_net_config, queue_pairs, 10);
+static_assert(sizeof(struct pvchan_clock_config) == 64,
+	      "pvchan_clock_config size");
+PVCHAN_ABI_OFF(pvchan_clock_config, status, 8);
+static_assert(sizeof(struct pvchan_clock_pair) ==
+	      PVCHAN_CLOCK_PAIR_MIN_SIZE, "pvchan_clock_pair size");
+PVCHAN_ABI_OFF(pvchan_clock_pair, realtime_nsec, 8);
+PVCHAN_ABI_OFF(pvchan_clock_pair, tsc, 16);
 static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
 	      sizeof(struct pvchan_sqe) + sizeof(struct pvchan_cqe),
 	      "ring size formula");

@@ -264,7 +264,7 @@ DEFINE_SHOW_ATTRIBUTE(pvchan_state);
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
 };
 
 static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
@@ -298,6 +298,9 @@ static void pvchan_dev_unplug(unsigned int i, bool gone)
 		break;
 	case PVCHAN_DEV_NET:
 		pvchan_net_remove(dev);
+		break;
+	case PVCHAN_DEV_CLOCK:
+		pvchan_clock_remove(dev);
 		break;
 	}
 	pvchan_devs[i] = NULL;
@@ -340,6 +343,9 @@ static int pvchan_dev_plug(unsigned int i)
 		break;
 	case PVCHAN_DEV_NET:
 		ret = pvchan_net_probe(dev);
+		break;
+	case PVCHAN_DEV_CLOCK:
+		ret = pvchan_clock_probe(dev);
 		break;
 	default:
 		pr_info("dev%u: type %u not handled by this guest\n",
@@ -385,6 +391,8 @@ static void pvchan_dev_recheck(struct pvchan_gdev *dev)
 			pvchan_blk_config_changed(dev);
 		else if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_NET)
 			pvchan_net_config_changed(dev);
+		else if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_CLOCK)
+			pvchan_clock_config_changed(dev);
 	}
 	kfree(d);
 }

@@ -199,6 +199,11 @@ int pvchan_net_probe(struct pvchan_gdev *dev);
 void pvchan_net_remove(struct pvchan_gdev *dev);
 void pvchan_net_config_changed(struct pvchan_gdev *dev);
 
+/* clock.c */
+int pvchan_clock_probe(struct pvchan_gdev *dev);
+void pvchan_clock_remove(struct pvchan_gdev *dev);
+void pvchan_clock_config_changed(struct pvchan_gdev *dev);
+
 /* Log messages about values from the host: rate limited. */
 #define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)
 

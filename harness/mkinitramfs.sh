@@ -25,7 +25,7 @@ L1_MODULES=(virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio virti
 # L2: microvm has virtio-mmio (found through its ACPI tables: Debian's kernel
 # lacks CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES); virtio_pci for --machine q35.
 L2_MODULES=(virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev
-	virtio_pci 9pnet 9pnet_virtio netfs fscache 9p)
+	virtio_pci 9pnet 9pnet_virtio netfs fscache 9p ptp)
 
 die() { echo "mkinitramfs.sh: $*" >&2; exit 1; }
 

@@ -101,7 +101,7 @@ fi
 
 # no_timer_check: under TCG on a busy host the IO-APIC timer check can
 # fail and panic the boot ("IO-APIC + timer doesn't work"), as in VMs.
-append="console=ttyS0 quiet panic=-1 no_timer_check pvscript=$script pvout=$out"
+append="console=ttyS0 quiet panic=-1 no_timer_check pvscript=$script pvout=$out${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
 for e in "${envs[@]}"; do
 	if ! [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
 		echo "run-l1.sh: --env wants NAME=VALUE, got '$e'" >&2
@@ -142,7 +142,7 @@ watchdog=$!
 set +e
 # --foreground: Ctrl-C reaches QEMU; -k: SIGKILL if SIGTERM is ignored.
 timeout --foreground -k 10 "$timeout" "$QEMU" \
-	-M q35 -accel tcg -cpu max -smp "$smp" -m "$mem" \
+	-M q35 -accel tcg -cpu "${PVCHAN_L1_CPU:-max}" -smp "$smp" -m "$mem" \
 	-nodefaults -nographic -serial stdio -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \

@@ -16,6 +16,7 @@ static const struct pvchan_dev_ops *pvchan_dev_types[] = {
 	&pvchan_echo_ops,
 	&pvchan_blk_ops,
 	&pvchan_net_ops,
+	&pvchan_clock_ops,
 };
 
 static const struct pvchan_dev_ops *pvchan_find_ops(u32 type)

@@ -31,6 +31,7 @@ static const char * const pvchan_reject_names[PVCHAN_REJ_NR] = {
 	[PVCHAN_REJ_NOMEM] = "nomem",
 	[PVCHAN_REJ_RING_INDEX] = "ring_index",
 	[PVCHAN_REJ_RING_DESC] = "ring_desc",
+	[PVCHAN_REJ_NOCLOCK] = "noclock",
 };
 
 /* PVCHAN_E* code for each reject reason that a hypercall can return. */
@@ -47,11 +48,12 @@ static const u16 pvchan_reject_errno[PVCHAN_REJ_NR] = {
 	[PVCHAN_REJ_NOMEM] = PVCHAN_ENOMEM,
 	[PVCHAN_REJ_RING_INDEX] = PVCHAN_EINVAL,
 	[PVCHAN_REJ_RING_DESC] = PVCHAN_EINVAL,
+	[PVCHAN_REJ_NOCLOCK] = PVCHAN_ENOCLOCK,
 };
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
 };
 
 /**
@@ -384,6 +386,28 @@ static long pvchan_hc_dev_map(struct pvchan_vm *vm, unsigned long nr,
 	return map;
 }
 
+/*
+ * CLOCK_PAIR (ABI 1.4): a0 = clock device, a1 = gpa of struct
+ * pvchan_clock_pair, a2 = its size.  Needs the calling vCPU.
+ */
+static long pvchan_hc_clock_pair(struct pvchan_vm *vm, u32 vcpu_id,
+				 unsigned long nr, const unsigned long *a)
+{
+	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
+	u64 size = a[2];
+	long why;
+
+	if (!dev)
+		return pvchan_fail(vm, nr, PVCHAN_REJ_NODEV);
+	if (size < PVCHAN_CLOCK_PAIR_MIN_SIZE || size > PAGE_SIZE)
+		return pvchan_fail(vm, nr, PVCHAN_REJ_INVAL);
+	why = pvchan_check_block(vm, a[1],
+				 min_t(u64, size, sizeof(struct pvchan_clock_pair)));
+	if (why < 0)
+		why = pvchan_clock_pair(dev, vcpu_id, a[1], size);
+	return why < 0 ? PVCHAN_OK : pvchan_fail(vm, nr, why);
+}
+
 typedef long (*pvchan_hc_fn)(struct pvchan_vm *vm, unsigned long nr,
 			     const unsigned long *a);
 
@@ -396,6 +420,7 @@ static const pvchan_hc_fn pvchan_hc_table[PVCHAN_HC_COUNT] = {
 	pvchan_hc_kick,
 	pvchan_hc_irq_route,
 	pvchan_hc_dev_map,
+	NULL,	/* CLOCK_PAIR: pvchan_hc_clock_pair(), which needs the vCPU */
 };
 
 /**
@@ -424,7 +449,10 @@ long pvchan_hypercall(struct pvchan_vm *vm, u32 vcpu_id, unsigned long nr,
 		ret = pvchan_fail(vm, nr, PVCHAN_REJ_NOTREADY);
 	} else {
 		idx = array_index_nospec(idx, PVCHAN_HC_COUNT);
-		ret = pvchan_hc_table[idx](vm, nr, a);
+		if (nr == PVCHAN_HC_CLOCK_PAIR)
+			ret = pvchan_hc_clock_pair(vm, vcpu_id, nr, a);
+		else
+			ret = pvchan_hc_table[idx](vm, nr, a);
 	}
 	atomic64_inc(&vm->hc_count[idx]);
 	pvchan_hist_add(&vm->hc_lat[idx], ktime_get_ns() - start);

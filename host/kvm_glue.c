@@ -24,8 +24,10 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
 #include <asm/apicdef.h>
+#include <asm/msr.h>
 
 #include "pvchan_host.h"
 
@@ -372,5 +374,71 @@ int pvchan_kvm_inject(struct kvm *kvm, u8 vector, u32 apic_id)
 	kvm_apic_send_ipi(src->arch.apic,
 			  APIC_DM_FIXED | APIC_INT_ASSERT | APIC_DEST_PHYSICAL |
 			  vector, icr_hi);
+	return 0;
+}
+
+/**
+ * pvchan_kvm_tsc_khz() - the guest's TSC frequency as KVM set it up.
+ * @kvm: the VM.
+ *
+ * Return: vCPU 0's TSC frequency in kHz (the VM's default before a vCPU
+ * exists).
+ */
+u32 pvchan_kvm_tsc_khz(struct kvm *kvm)
+{
+	struct kvm_vcpu *vcpu = kvm_get_vcpu(kvm, 0);
+
+	return vcpu ? READ_ONCE(vcpu->arch.virtual_tsc_khz) :
+		      READ_ONCE(kvm->arch.default_tsc_khz);
+}
+
+/**
+ * pvchan_kvm_tsc_stable() - may the guest use its TSC as a clock?
+ * @kvm: the VM.
+ *
+ * KVM's own rule for kvm-clock's PVCLOCK_TSC_STABLE_BIT: the VM runs on
+ * KVM's master clock, which KVM uses only with a TSC-based, stable host
+ * clock and every vCPU's TSC matched; the guest's TSCs then tick together
+ * at pvchan_kvm_tsc_khz().
+ */
+bool pvchan_kvm_tsc_stable(struct kvm *kvm)
+{
+	return READ_ONCE(kvm->arch.use_master_clock);
+}
+
+/**
+ * pvchan_kvm_clock_pair() - host CLOCK_REALTIME and a vCPU's TSC at the
+ * same instant.
+ * @kvm: the VM.
+ * @vcpu_id: the vCPU.
+ * @real: out, host realtime.
+ * @tsc: out, the vCPU's TSC.
+ *
+ * Only while KVM runs the VM on its master clock, which it does only with
+ * a TSC-based host clock: realtime is read between two TSC reads, with
+ * interrupts off, and paired with their midpoint (the window is a few
+ * hundred cycles).
+ *
+ * Return: 0; -ENOENT without a TSC-based host clock now; -ENODEV without
+ * that vCPU.
+ */
+int pvchan_kvm_clock_pair(struct kvm *kvm, u32 vcpu_id,
+			  struct timespec64 *real, u64 *tsc)
+{
+	struct kvm_vcpu *vcpu;
+	unsigned long flags;
+	u64 t1, t2;
+
+	vcpu = vcpu_id <= INT_MAX ? kvm_get_vcpu_by_id(kvm, vcpu_id) : NULL;
+	if (!vcpu)
+		return -ENODEV;
+	if (!READ_ONCE(kvm->arch.use_master_clock))
+		return -ENOENT;
+	local_irq_save(flags);
+	t1 = rdtsc_ordered();
+	ktime_get_real_ts64(real);
+	t2 = rdtsc_ordered();
+	local_irq_restore(flags);
+	*tsc = kvm_read_l1_tsc(vcpu, t1 + (t2 - t1) / 2);
 	return 0;
 }

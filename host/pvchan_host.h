@@ -48,6 +48,7 @@ enum pvchan_reject {
 	PVCHAN_REJ_NOMEM,
 	PVCHAN_REJ_RING_INDEX,	/* sq_prod/cq_cons beyond the ring */
 	PVCHAN_REJ_RING_DESC,	/* malformed submission entry */
+	PVCHAN_REJ_NOCLOCK,	/* CLOCK_PAIR without a TSC-based host clock */
 	PVCHAN_REJ_NR
 };
 
@@ -323,6 +324,9 @@ void pvchan_vm_event(struct pvchan_vm *vm);
 extern const struct pvchan_dev_ops pvchan_echo_ops;
 extern const struct pvchan_dev_ops pvchan_blk_ops;
 extern const struct pvchan_dev_ops pvchan_net_ops;
+extern const struct pvchan_dev_ops pvchan_clock_ops;
+long pvchan_clock_pair(struct pvchan_dev *dev, u32 vcpu_id, u64 gpa,
+		       u64 size);
 
 #define PVCHAN_DEV_CONFIG_MAX	64	/* largest config block of any type */
 
@@ -347,6 +351,11 @@ int pvchan_kvm_read(struct kvm *kvm, u64 gpa, void *buf, u32 len);
 int pvchan_kvm_write(struct kvm *kvm, u64 gpa, const void *buf, u32 len);
 bool pvchan_kvm_apic_id_valid(struct kvm *kvm, u32 apic_id);
 int pvchan_kvm_inject(struct kvm *kvm, u8 vector, u32 apic_id);
+u32 pvchan_kvm_tsc_khz(struct kvm *kvm);
+bool pvchan_kvm_tsc_stable(struct kvm *kvm);
+struct timespec64;
+int pvchan_kvm_clock_pair(struct kvm *kvm, u32 vcpu_id,
+			  struct timespec64 *real, u64 *tsc);
 
 /* Guest-caused conditions: debug level and rate limited, never pr_err. */
 #define pvchan_guest_dbg(vm, fmt, ...)					\

@@ -66,6 +66,20 @@ static const struct pvchan_layout_case pvchan_layout_cases[] = {
 	LAYOUT(offsetof(struct pvchan_blk_config, max_discard_sectors), 24),
 	LAYOUT(offsetof(struct pvchan_blk_config, discard_granularity), 32),
 	LAYOUT(offsetof(struct pvchan_blk_config, serial), 40),
+	LAYOUT(sizeof(struct pvchan_net_hdr), 12),
+	LAYOUT(offsetof(struct pvchan_net_hdr, hdr_len), 2),
+	LAYOUT(offsetof(struct pvchan_net_hdr, gso_size), 4),
+	LAYOUT(offsetof(struct pvchan_net_hdr, csum_start), 6),
+	LAYOUT(offsetof(struct pvchan_net_hdr, csum_offset), 8),
+	LAYOUT(sizeof(struct pvchan_net_config), 32),
+	LAYOUT(offsetof(struct pvchan_net_config, status), 6),
+	LAYOUT(offsetof(struct pvchan_net_config, mtu), 8),
+	LAYOUT(offsetof(struct pvchan_net_config, queue_pairs), 10),
+	LAYOUT(sizeof(struct pvchan_clock_config), 64),
+	LAYOUT(offsetof(struct pvchan_clock_config, status), 8),
+	LAYOUT(sizeof(struct pvchan_clock_pair), 32),
+	LAYOUT(offsetof(struct pvchan_clock_pair, realtime_nsec), 8),
+	LAYOUT(offsetof(struct pvchan_clock_pair, tsc), 16),
 	LAYOUT(PVCHAN_RING_BYTES(256), 128 + 256 * 96),
 	LAYOUT(PVCHAN_RING_CQ_OFF(256), 128 + 256 * 64),
 };
@@ -89,7 +103,7 @@ static void pvchan_abi_numbers_test(struct kunit *test)
 	/* Below 2^31, far from KVM's own hypercalls, one range. */
 	KUNIT_EXPECT_LT(test, PVCHAN_HC_LAST, 0x80000000U);
 	KUNIT_EXPECT_GT(test, PVCHAN_HC_BASE, 1000U);
-	KUNIT_EXPECT_EQ(test, PVCHAN_HC_DEV_MAP, PVCHAN_HC_BASE +
+	KUNIT_EXPECT_EQ(test, PVCHAN_HC_CLOCK_PAIR, PVCHAN_HC_BASE +
 			PVCHAN_HC_COUNT - 1);
 	/* Error codes: their own range, away from KVM's 1000. */
 	KUNIT_EXPECT_GT(test, PVCHAN_ENOSYS, PVCHAN_ERR_BASE);

@@ -192,8 +192,10 @@ static const struct row rows[] = {
 	ROW("pre-HELLO DEV_MAP -> ENOTREADY",
 	    HC(DEV_MAP), 0, 0, 0, 0, R_NOTREADY),
 	/* Unassigned numbers of pvchan's range, and numbers outside it. */
-	ROW("unassigned BASE+8 -> ENOSYS",
-	    PVCHAN_HC_BASE + 8, 0, 0, 0, 0, R_ENOSYS),
+	ROW("pre-HELLO CLOCK_PAIR -> ENOTREADY",
+	    HC(CLOCK_PAIR), 0, DESC_GPA, 32, 0, R_NOTREADY),
+	ROW("unassigned BASE+9 -> ENOSYS",
+	    PVCHAN_HC_BASE + 9, 0, 0, 0, 0, R_ENOSYS),
 	ROW("unassigned HC_LAST -> ENOSYS",
 	    PVCHAN_HC_LAST, 0, 0, 0, 0, R_ENOSYS),
 	ROW("foreign 0x12345 -> -KVM_ENOSYS",
@@ -334,6 +336,15 @@ static const struct row rows[] = {
 	    HC(DEV_MAP), 0, 0, 0, 0, 1),
 	ROW("DEV_MAP, junk arguments -> 0x1",
 	    HC(DEV_MAP), ~0ULL, ~0ULL, ~0ULL, ~0ULL, 1),
+	/* CLOCK_PAIR (ABI 1.4): device 0 is an echo device, not a clock. */
+	ROW("CLOCK_PAIR on a non-clock device -> ENODEV",
+	    HC(CLOCK_PAIR), 0, DESC_GPA, 32, 0, R_ENODEV),
+	ROW("CLOCK_PAIR no such device -> ENODEV",
+	    HC(CLOCK_PAIR), 1, DESC_GPA, 32, 0, R_ENODEV),
+	ROW("CLOCK_PAIR size 31 -> EINVAL",
+	    HC(CLOCK_PAIR), 0, DESC_GPA, 31, 0, R_EINVAL),
+	ROW("CLOCK_PAIR size 4097 -> EINVAL",
+	    HC(CLOCK_PAIR), 0, DESC_GPA, 4097, 0, R_EINVAL),
 	/* The VM's event interrupt (PVCHAN_F_DEV_EVENTS negotiated). */
 	ROW("IRQ_ROUTE event device, queue 1 -> ENOQUEUE",
 	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 1, IRQ_VECTOR, 0, R_ENOQUEUE),
@@ -1322,16 +1333,17 @@ static void test_ioctls_post(int pvfd, struct ctx *c)
 /* Reject reasons in the host's order: PVCHAN_ENOSYS.. first, in order. */
 static const char * const reject_names[] = {
 	"nosys", "notready", "version", "inval", "nodev", "noqueue",
-	"fault", "align", "busy", "nomem", "ring_index", "ring_desc",
+	"fault", "align", "busy", "nomem", "ring_index", "ring_desc", "noclock",
 };
 
 #define REJ_FAULT	6
 #define REJ_RING_INDEX	10
 #define REJ_RING_DESC	11
+#define REJ_NOCLOCK	12
 
 static const char * const hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
 };
 
 #define NR_COUNTER_TESTS	(ARRAY_SIZE(reject_names) + 1)
@@ -1341,6 +1353,9 @@ static int reject_index(s64 ret)
 {
 	if (ret >= 0 || -ret < PVCHAN_ENOSYS || -ret > PVCHAN_ERR_LAST)
 		return -1;
+	/* After ring_index and ring_desc, which no hypercall returns. */
+	if (-ret == PVCHAN_ENOCLOCK)
+		return REJ_NOCLOCK;
 	return -ret - PVCHAN_ENOSYS;
 }
 

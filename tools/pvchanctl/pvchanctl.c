@@ -93,7 +93,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage:\n"
 		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
-		"          [--net TAP[,OPT]...]... [--dev-node PATH]\n"
+		"          [--net TAP[,OPT]...]... [--clock] [--dev-node PATH]\n"
 		"  " PROG " add --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
 		"          [--net TAP[,OPT]...]... [--dev-node PATH]\n"
 		"  " PROG " remove --pid PID --dev N [--dev-node PATH]\n"
@@ -121,6 +121,9 @@ static void usage(FILE *f)
 		STR(PVCHAN_NET_MAX_MTU) ", default 1500); queues: queue pairs\n"
 		"                    (default 1, the guest uses at most one per\n"
 		"                    vCPU); may be repeated\n"
+		"  --clock           add a clock device: the guest's exact TSC frequency\n"
+		"                    and stability (a vDSO clocksource) and host time\n"
+		"                    (a PTP clock)\n"
 		"  --dev-node PATH   control device (default " DEFAULT_DEV_NODE ")\n"
 		"\n"
 		"add: add devices to a VM bound by a running attach, while the guest\n"
@@ -440,6 +443,21 @@ static void net_describe(const struct dev_spec *spec, char *buf, size_t len)
 		 mac, spec->mtu ? spec->mtu : 1500, spec->num_queues / 2);
 }
 
+/* --clock */
+static int clock_parse(struct dev_spec *spec, const char *arg)
+{
+	(void)arg;
+	spec->num_queues = 1;
+	return 0;
+}
+
+static void clock_describe(const struct dev_spec *spec, char *buf,
+			   size_t len)
+{
+	(void)spec;
+	snprintf(buf, len, "clock (TSC frequency and stability, host time)");
+}
+
 static const struct dev_type dev_types[] = {
 	{
 		.name = "echo",
@@ -461,6 +479,13 @@ static const struct dev_type dev_types[] = {
 		.has_arg = required_argument,
 		.parse = net_parse,
 		.describe = net_describe,
+	},
+	{
+		.name = "clock",
+		.type = PVCHAN_DEV_CLOCK,
+		.has_arg = no_argument,
+		.parse = clock_parse,
+		.describe = clock_describe,
 	},
 };
 

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * clock_test - checks for the pvchan clock, run in the guest (static).
+ *
+ *   clock_test mono N      N CLOCK_MONOTONIC reads on every online CPU at
+ *                          once, each checked against the latest any CPU
+ *                          saw: prints "reads R backwards B ns_per_read X"
+ *   clock_test ptp DEV     host time from the PTP clock DEV
+ *                          (PTP_SYS_OFFSET): prints "offset_ns O" (PTP
+ *                          minus CLOCK_REALTIME, best of 5 samples)
+ *   clock_test step DEV    set CLOCK_REALTIME from DEV once (as phc2sys
+ *                          -O 0 would), then print the offset again
+ *
+ * Exit status 0 when the measurement could be made (backwards reads are
+ * reported, not judged: the caller does).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/ptp_clock.h>
+
+static _Atomic int64_t latest;
+static _Atomic uint64_t backwards;
+static long nreads;
+
+static int64_t ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static void *mono_thread(void *arg)
+{
+	long cpu = (long)arg, i;
+	cpu_set_t set;
+	struct timespec t;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	for (i = 0; i < nreads; i++) {
+		int64_t seen = atomic_load(&latest), now;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		now = ns(&t);
+		/* Read after another CPU published seen: must not be older. */
+		if (now < seen)
+			atomic_fetch_add(&backwards, 1);
+		while (now > seen &&
+		       !atomic_compare_exchange_weak(&latest, &seen, now))
+			;
+	}
+	return NULL;
+}
+
+static int mono(long n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), c;
+	pthread_t th[256];
+	struct timespec a, b;
+
+	if (cpus < 1 || cpus > 256)
+		return 1;
+	nreads = n;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (c = 0; c < cpus; c++)
+		if (pthread_create(&th[c], NULL, mono_thread, (void *)c))
+			return 1;
+	for (c = 0; c < cpus; c++)
+		pthread_join(th[c], NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("reads %ld backwards %llu ns_per_read %.1f\n", n * cpus,
+	       (unsigned long long)atomic_load(&backwards),
+	       (double)(ns(&b) - ns(&a)) / n);
+	return 0;
+}
+
+/* PTP minus CLOCK_REALTIME, from the sample with the narrowest window. */
+static int ptp_offset(const char *dev, int64_t *off)
+{
+	struct ptp_sys_offset so = { .n_samples = 5 };
+	int64_t best = INT64_MAX;
+	unsigned int i;
+	int fd = open(dev, O_RDONLY);
+
+	if (fd < 0 || ioctl(fd, PTP_SYS_OFFSET, &so)) {
+		fprintf(stderr, "clock_test: %s: %s\n", dev, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	for (i = 0; i < so.n_samples; i++) {
+		const struct ptp_clock_time *t1 = &so.ts[2 * i];
+		const struct ptp_clock_time *p = &so.ts[2 * i + 1];
+		const struct ptp_clock_time *t2 = &so.ts[2 * i + 2];
+		int64_t s1 = t1->sec * 1000000000LL + t1->nsec;
+		int64_t s2 = t2->sec * 1000000000LL + t2->nsec;
+		int64_t ph = p->sec * 1000000000LL + p->nsec;
+
+		if (s2 - s1 < best) {
+			best = s2 - s1;
+			*off = ph - (s1 + (s2 - s1) / 2);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int64_t off;
+
+	if (argc == 3 && !strcmp(argv[1], "mono"))
+		return mono(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "ptp")) {
+		if (ptp_offset(argv[2], &off))
+			return 1;
+		printf("offset_ns %lld\n", (long long)off);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "step")) {
+		struct timespec now;
+
+		if (ptp_offset(argv[2], &off))
+			return 1;
+		clock_gettime(CLOCK_REALTIME, &now);
+		off += ns(&now);
+		now.tv_sec = off / 1000000000;
+		now.tv_nsec = off % 1000000000;
+		if (clock_settime(CLOCK_REALTIME, &now)) {
+			perror("clock_test: clock_settime");
+			return 1;
+		}
+		if (ptp_offset(argv[2], &off))
+			return 1;
+		printf("offset_ns %lld\n", (long long)off);
+		return 0;
+	}
+	fprintf(stderr, "usage: clock_test mono N | ptp DEV | step DEV\n");
+	return 2;
+}
