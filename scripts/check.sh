@@ -9,7 +9,7 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
-SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk net debug"}
+SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk net clock debug"}
 cd "$REPO" || exit 1
 
 "$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
