@@ -18,6 +18,9 @@
 # --env NAME=VALUE (repeatable): NAME=VALUE in the script's environment
 # (passed as pvenv.NAME=VALUE on the kernel command line: VALUE must not
 # contain whitespace or '"'; the whole command line is limited to 2047 bytes).
+# Env: PVCHAN_L1_APPEND (more words for L1's kernel command line, e.g.
+# tsc=reliable), PVCHAN_L1_CPU (QEMU -cpu for L1, default max),
+# PVCHAN_L1_STALL (see below).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
