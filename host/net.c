@@ -104,8 +104,13 @@ struct pvchan_net {
 	struct pvchan_net_pair pair[];
 };
 
-/* Per-queue scratch, used by one worker at a time (queue lock). */
+/*
+ * Per-queue scratch, used by one worker at a time (queue lock).  @rx_src:
+ * the pair whose tap pvchan_net_ready() found a frame on, for the receive
+ * request served right after it.
+ */
 struct pvchan_net_queue {
+	struct pvchan_net_pair *rx_src;
 	struct pvchan_seg segs[PVCHAN_NET_MAX_SEGS];
 	struct page *pages[PVCHAN_NET_MAX_PAGES];
 	struct bio_vec bvec[PVCHAN_NET_MAX_PAGES];
@@ -431,11 +436,14 @@ static struct pvchan_net_pair *pvchan_net_rx_source(struct pvchan_queue *q)
  */
 static bool pvchan_net_ready(struct pvchan_queue *q)
 {
+	struct pvchan_net_queue *nq = q->priv;
+
 	if (q->index / 2 >= pvchan_net(q)->pairs)
 		return true;	/* refused in handle */
 	if (!pvchan_net_is_rx(q))
 		return !READ_ONCE(pvchan_net(q)->stall_tx);
-	return pvchan_net_rx_source(q);
+	nq->rx_src = pvchan_net_rx_source(q);
+	return nq->rx_src;
 }
 
 /*
@@ -485,15 +493,12 @@ static int pvchan_net_xfer(struct pvchan_queue *q, const struct pvchan_sqe *sqe,
 	struct pvchan_net *net = pvchan_net(q);
 	struct socket *sock = pvchan_net_pair(q)->sock;
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
-	struct pvchan_net_pair *src;
 	size_t bytes;
 	int n, ret;
 
-	if (rx) {
-		src = pvchan_net_rx_source(q);
-		if (src)
-			sock = src->sock;
-	}
+	/* The worker asked pvchan_net_ready() just before. */
+	if (rx && nq->rx_src)
+		sock = nq->rx_src->sock;
 	n = pvchan_net_map(q, sqe, cqe, rx, &bytes);
 	if (n < 0)
 		return -n;

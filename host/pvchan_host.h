@@ -164,7 +164,8 @@ struct pvchan_req {
  * @queue_free: free it (may be NULL).
  * @ready: may be NULL; false if the backend cannot serve the next request
  *	yet (a receive buffer waiting for a frame): the worker leaves it on
- *	the ring and the backend queues the queue's work when it can.
+ *	the ring and the backend queues the queue's work when it can.  When
+ *	true, @handle is called next, in the same worker run, for that entry.
  * @handle: serve one request; fills @cqe (req_id is set by the caller).
  *	Runs in the queue worker with the VMM's mm in use; may sleep.
  *	Returns a PVCHAN_REJ_* value if the entry was malformed, -1 when
