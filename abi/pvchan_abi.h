@@ -22,7 +22,7 @@
 #include <linux/types.h>
 
 #define PVCHAN_ABI_MAJOR		1
-#define PVCHAN_ABI_MINOR		4
+#define PVCHAN_ABI_MINOR		5
 
 /*
  * Hypercalls.  The number goes in RAX, arguments a0..a3 in RBX, RCX, RDX and
@@ -41,8 +41,9 @@
 #define PVCHAN_HC_IRQ_ROUTE		(PVCHAN_HC_BASE + 6)
 #define PVCHAN_HC_DEV_MAP		(PVCHAN_HC_BASE + 7)	/* ABI 1.2 */
 #define PVCHAN_HC_CLOCK_PAIR		(PVCHAN_HC_BASE + 8)	/* ABI 1.4 */
+#define PVCHAN_HC_CLOCK_RECORD		(PVCHAN_HC_BASE + 9)	/* ABI 1.5 */
 /* Every number from here up to PVCHAN_HC_LAST is pvchan's and unassigned. */
-#define PVCHAN_HC_COUNT			9
+#define PVCHAN_HC_COUNT			10
 #define PVCHAN_HC_LAST			(PVCHAN_HC_BASE + 0xff)
 
 /*
@@ -393,8 +394,32 @@ struct pvchan_net_config {
  * its CLOCK_REALTIME and the calling vCPU's TSC at the same instant
  * (the anchor: KVM_HC_CLOCK_PAIRING).  -PVCHAN_ENOCLOCK when the host's
  * clock is not TSC-based at that moment (no exact pair possible).
+ *
+ * Time records (PVCHAN_CLOCK_F_RECORD in pvchan_dev_desc.features, ABI
+ * 1.5), for a guest that must not read its TSC as a clock by itself.
+ * Each vCPU registers its own struct pvchan_clock_record with
+ * PVCHAN_HC_CLOCK_RECORD, a0 = device, a1 = guest physical address
+ * (8-byte aligned; 0 unregisters the calling vCPU's record), a2 = its
+ * size (at least 32).  The host writes the record before the call
+ * returns, then keeps it current (at least ten times a second, and when
+ * the TSC's rate or stability changes): host time in ns (monotonic,
+ * counting host suspend; its origin means nothing) paired with this
+ * vCPU's TSC, and the rate to extrapolate with:
+ *
+ *	ns = system_ns + (((tsc_now - tsc) * mul) >> shift)
+ *
+ * with a 96-bit product, tsc_now - tsc taken as 0 when negative.  The
+ * host makes version odd before changing the other fields and even
+ * again after (the pvclock protocol): a reader retries while version is
+ * odd or changed under it.  Records of different vCPUs may disagree by
+ * the host's pairing error: a guest that reads them as one clock keeps
+ * the largest value it returned and never returns less.  The host stops
+ * writing a record on HELLO, on unregistration, and when the vCPU's TSC
+ * went back (the vCPU was reset).
  */
 #define PVCHAN_CLOCK_S_TSC_STABLE	0x1
+
+#define PVCHAN_CLOCK_F_RECORD		0	/* time records, ABI 1.5 */
 
 /* struct pvchan_clock_config - clock device configuration, 64 bytes. */
 struct pvchan_clock_config {
@@ -414,6 +439,20 @@ struct pvchan_clock_pair {
 };
 
 #define PVCHAN_CLOCK_PAIR_MIN_SIZE	32
+
+/* struct pvchan_clock_record - one vCPU's time record, 64 bytes. */
+struct pvchan_clock_record {
+	__le32 version;			/* odd while the host writes */
+	__le32 flags;			/* zero */
+	__le64 tsc;			/* this vCPU's TSC at system_ns */
+	__le64 system_ns;		/* host time */
+	__le32 mul;			/* ns per TSC tick << shift */
+	__u8 shift;			/* 0..32 */
+	__u8 pad0[3];
+	__u8 reserved[32];
+};
+
+#define PVCHAN_CLOCK_RECORD_MIN_SIZE	32
 
 /*
  * Interrupt route: IRQ_ROUTE a0 = device, a1 = queue, a2 = vector (32..255),

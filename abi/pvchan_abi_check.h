@@ -75,6 +75,14 @@ static_assert(sizeof(struct pvchan_clock_pair) ==
 	      PVCHAN_CLOCK_PAIR_MIN_SIZE, "pvchan_clock_pair size");
 PVCHAN_ABI_OFF(pvchan_clock_pair, realtime_nsec, 8);
 PVCHAN_ABI_OFF(pvchan_clock_pair, tsc, 16);
+static_assert(sizeof(struct pvchan_clock_record) == 64,
+	      "pvchan_clock_record size");
+PVCHAN_ABI_OFF(pvchan_clock_record, tsc, 8);
+PVCHAN_ABI_OFF(pvchan_clock_record, system_ns, 16);
+PVCHAN_ABI_OFF(pvchan_clock_record, mul, 24);
+PVCHAN_ABI_OFF(pvchan_clock_record, shift, 28);
+static_assert(offsetof(struct pvchan_clock_record, reserved) ==
+	      PVCHAN_CLOCK_RECORD_MIN_SIZE, "pvchan_clock_record min size");
 static_assert(PVCHAN_RING_BYTES(1) == PVCHAN_RING_HDR_SIZE +
 	      sizeof(struct pvchan_sqe) + sizeof(struct pvchan_cqe),
 	      "ring size formula");

@@ -17,4 +17,30 @@
 #error "pvchan_guest supports x86_64 KVM guests only"
 #endif
 
+#include <linux/clocksource.h>
+#include <linux/timekeeping.h>
+
+/*
+ * A cross-timestamp's system counter value names its clocksource by
+ * pointer (6.1) or, later, by ID (system_counterval_t.cs_id), the TSC's
+ * being CSID_X86_TSC; a TSC clocksource then carries that ID.
+ */
+#ifdef PVCHAN_HAVE_COUNTERVAL_CS_PTR
+#define PVCHAN_CSID_TSC		CSID_GENERIC
+
+static inline void pvchan_counterval(struct system_counterval_t *sc,
+				     u64 cycles, struct clocksource *cs)
+{
+	*sc = (struct system_counterval_t){ .cycles = cycles, .cs = cs };
+}
+#else
+#define PVCHAN_CSID_TSC		CSID_X86_TSC
+
+static inline void pvchan_counterval(struct system_counterval_t *sc,
+				     u64 cycles, struct clocksource *cs)
+{
+	*sc = (struct system_counterval_t){ .cycles = cycles, .cs_id = cs->id };
+}
+#endif
+
 #endif /* _PVCHAN_GUEST_COMPAT_H */

@@ -264,7 +264,8 @@ DEFINE_SHOW_ATTRIBUTE(pvchan_state);
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "clock_record",
+	"unknown",
 };
 
 static int pvchan_hypercalls_show(struct seq_file *m, void *unused)

@@ -80,6 +80,31 @@ TRACE_EVENT(pvchan_guest_irq_route,
 		  __entry->q, __entry->vector, __entry->apic_id, __entry->ret)
 );
 
+/*
+ * Clock events (clock.c, enum pvchan_guest_clock_event): stability (val 1
+ * stable, 0 not), frequency (val Hz), pair (val host realtime, s), record
+ * (val the CPU whose record the host now keeps).
+ */
+TRACE_EVENT(pvchan_guest_clock_event,
+	TP_PROTO(u32 dev, u32 event, u64 val),
+	TP_ARGS(dev, event, val),
+	TP_STRUCT__entry(
+		__field(u64, val)
+		__field(u32, dev)
+		__field(u32, event)
+	),
+	TP_fast_assign(
+		__entry->val = val;
+		__entry->dev = dev;
+		__entry->event = event;
+	),
+	TP_printk("dev%u %s %llu", __entry->dev,
+		  __print_symbolic(__entry->event, { 0, "stability" },
+				   { 1, "frequency" }, { 2, "pair" },
+				   { 3, "record" }),
+		  __entry->val)
+);
+
 #endif /* _PVCHAN_GUEST_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

@@ -53,7 +53,8 @@ static const u16 pvchan_reject_errno[PVCHAN_REJ_NR] = {
 
 static const char * const pvchan_hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "clock_record",
+	"unknown",
 };
 
 /**
@@ -133,14 +134,21 @@ static struct pvchan_queue *pvchan_get_queue(struct pvchan_dev *dev,
 	return &dev->queues[array_index_nospec(idx, dev->num_queues)];
 }
 
-static void pvchan_vm_reset_queues(struct pvchan_vm *vm)
+static void pvchan_vm_reset_devs(struct pvchan_vm *vm)
 {
 	u32 i, j;
 
 	lockdep_assert_held(&vm->lock);
-	for (i = 0; i < vm->num_devs; i++)
-		for (j = 0; vm->devs[i] && j < vm->devs[i]->num_queues; j++)
-			pvchan_queue_reset(&vm->devs[i]->queues[j]);
+	for (i = 0; i < vm->num_devs; i++) {
+		struct pvchan_dev *dev = vm->devs[i];
+
+		if (!dev)
+			continue;
+		for (j = 0; j < dev->num_queues; j++)
+			pvchan_queue_reset(&dev->queues[j]);
+		if (dev->ops->reset)
+			dev->ops->reset(dev);
+	}
 }
 
 /**
@@ -178,8 +186,8 @@ VISIBLE_IF_KUNIT int pvchan_hello_negotiate(struct pvchan_hello *h,
 EXPORT_SYMBOL_IF_KUNIT(pvchan_hello_negotiate);
 
 /* HELLO: a0 = gpa of struct pvchan_hello, a1 = its size. */
-static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
-			    const unsigned long *a)
+static long pvchan_hc_hello(struct pvchan_vm *vm, u32 vcpu_id,
+			    unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_hello h = {};
 	u64 size = a[1];
@@ -198,7 +206,7 @@ static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
 	/* A new HELLO is a guest reboot or driver reload: start over. */
 	WRITE_ONCE(vm->hello_done, false);
 	WRITE_ONCE(vm->event_route, 0);
-	pvchan_vm_reset_queues(vm);
+	pvchan_vm_reset_devs(vm);
 
 	why = pvchan_hello_negotiate(&h, vm->num_devs, &vm->features);
 	if (pvchan_kvm_write(vm->kvm, a[0], &h, size)) {
@@ -212,8 +220,8 @@ static long pvchan_hc_hello(struct pvchan_vm *vm, unsigned long nr,
 }
 
 /* DEV_INFO: a0 = device index, a1 = gpa of struct pvchan_dev_desc, a2 = size */
-static long pvchan_hc_dev_info(struct pvchan_vm *vm, unsigned long nr,
-			       const unsigned long *a)
+static long pvchan_hc_dev_info(struct pvchan_vm *vm, u32 vcpu_id,
+			       unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_dev_desc d = {};
 	struct pvchan_dev *dev;
@@ -248,8 +256,8 @@ static long pvchan_hc_dev_info(struct pvchan_vm *vm, unsigned long nr,
  * [offset, offset + length) of the device's config block; an empty read
  * always succeeds.
  */
-static long pvchan_hc_dev_config(struct pvchan_vm *vm, unsigned long nr,
-				 const unsigned long *a)
+static long pvchan_hc_dev_config(struct pvchan_vm *vm, u32 vcpu_id,
+				 unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
 	u8 buf[PVCHAN_DEV_CONFIG_MAX] = {};
@@ -271,8 +279,8 @@ static long pvchan_hc_dev_config(struct pvchan_vm *vm, unsigned long nr,
 }
 
 /* QUEUE_SETUP: a0 = device, a1 = queue, a2 = ring gpa, a3 = entries. */
-static long pvchan_hc_queue_setup(struct pvchan_vm *vm, unsigned long nr,
-				  const unsigned long *a)
+static long pvchan_hc_queue_setup(struct pvchan_vm *vm, u32 vcpu_id,
+				  unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
 	struct pvchan_queue *q;
@@ -299,8 +307,8 @@ static long pvchan_hc_queue_setup(struct pvchan_vm *vm, unsigned long nr,
 }
 
 /* QUEUE_RESET: a0 = device, a1 = queue.  Resetting an idle queue is fine. */
-static long pvchan_hc_queue_reset(struct pvchan_vm *vm, unsigned long nr,
-				  const unsigned long *a)
+static long pvchan_hc_queue_reset(struct pvchan_vm *vm, u32 vcpu_id,
+				  unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
 	struct pvchan_queue *q;
@@ -315,8 +323,8 @@ static long pvchan_hc_queue_reset(struct pvchan_vm *vm, unsigned long nr,
 }
 
 /* KICK: a0 = device, a1 = queue.  The queue worker does the rest. */
-static long pvchan_hc_kick(struct pvchan_vm *vm, unsigned long nr,
-			   const unsigned long *a)
+static long pvchan_hc_kick(struct pvchan_vm *vm, u32 vcpu_id,
+			   unsigned long nr, const unsigned long *a)
 {
 	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
 	struct pvchan_queue *q;
@@ -338,8 +346,8 @@ static long pvchan_hc_kick(struct pvchan_vm *vm, unsigned long nr,
  * PVCHAN_F_DEV_EVENTS, a0 = PVCHAN_EVENT_DEV and a1 = 0 route the VM's
  * event interrupt (a2 = 0: remove that route).
  */
-static long pvchan_hc_irq_route(struct pvchan_vm *vm, unsigned long nr,
-				const unsigned long *a)
+static long pvchan_hc_irq_route(struct pvchan_vm *vm, u32 vcpu_id,
+				unsigned long nr, const unsigned long *a)
 {
 	bool event = a[0] == PVCHAN_EVENT_DEV &&
 		     (vm->features & BIT_ULL(PVCHAN_F_DEV_EVENTS));
@@ -372,8 +380,8 @@ static long pvchan_hc_irq_route(struct pvchan_vm *vm, unsigned long nr,
 }
 
 /* DEV_MAP: no arguments; returns the bitmap of devices present. */
-static long pvchan_hc_dev_map(struct pvchan_vm *vm, unsigned long nr,
-			      const unsigned long *a)
+static long pvchan_hc_dev_map(struct pvchan_vm *vm, u32 vcpu_id,
+			      unsigned long nr, const unsigned long *a)
 {
 	/* Pairs with the release in pvchan_dev_add(): devs[] below n is set. */
 	u32 i, n = smp_load_acquire(&vm->num_devs);
@@ -408,8 +416,32 @@ static long pvchan_hc_clock_pair(struct pvchan_vm *vm, u32 vcpu_id,
 	return why < 0 ? PVCHAN_OK : pvchan_fail(vm, nr, why);
 }
 
-typedef long (*pvchan_hc_fn)(struct pvchan_vm *vm, unsigned long nr,
-			     const unsigned long *a);
+/*
+ * CLOCK_RECORD (ABI 1.5): a0 = clock device, a1 = gpa of the calling
+ * vCPU's struct pvchan_clock_record (0: unregister), a2 = its size.
+ */
+static long pvchan_hc_clock_record(struct pvchan_vm *vm, u32 vcpu_id,
+				   unsigned long nr, const unsigned long *a)
+{
+	struct pvchan_dev *dev = pvchan_get_dev(vm, a[0]);
+	u64 size = a[2];
+	long why = -1;
+
+	if (!dev)
+		return pvchan_fail(vm, nr, PVCHAN_REJ_NODEV);
+	if (a[1] && (size < PVCHAN_CLOCK_RECORD_MIN_SIZE || size > PAGE_SIZE))
+		return pvchan_fail(vm, nr, PVCHAN_REJ_INVAL);
+	if (a[1])
+		why = pvchan_check_block(vm, a[1],
+					 min_t(u64, size,
+					       sizeof(struct pvchan_clock_record)));
+	if (why < 0)
+		why = pvchan_clock_record(dev, vcpu_id, a[1], size);
+	return why < 0 ? PVCHAN_OK : pvchan_fail(vm, nr, why);
+}
+
+typedef long (*pvchan_hc_fn)(struct pvchan_vm *vm, u32 vcpu_id,
+			     unsigned long nr, const unsigned long *a);
 
 static const pvchan_hc_fn pvchan_hc_table[PVCHAN_HC_COUNT] = {
 	pvchan_hc_hello,
@@ -420,13 +452,14 @@ static const pvchan_hc_fn pvchan_hc_table[PVCHAN_HC_COUNT] = {
 	pvchan_hc_kick,
 	pvchan_hc_irq_route,
 	pvchan_hc_dev_map,
-	NULL,	/* CLOCK_PAIR: pvchan_hc_clock_pair(), which needs the vCPU */
+	pvchan_hc_clock_pair,
+	pvchan_hc_clock_record,
 };
 
 /**
  * pvchan_hypercall() - serve one pvchan hypercall from a bound VM.
  * @vm: the VM.
- * @vcpu_id: calling vCPU, for traces.
+ * @vcpu_id: calling vCPU (vcpu_id, the APIC id on x86).
  * @nr: hypercall number, within [PVCHAN_HC_BASE, PVCHAN_HC_LAST].
  * @a: arguments a0..a3.
  *
@@ -449,10 +482,7 @@ long pvchan_hypercall(struct pvchan_vm *vm, u32 vcpu_id, unsigned long nr,
 		ret = pvchan_fail(vm, nr, PVCHAN_REJ_NOTREADY);
 	} else {
 		idx = array_index_nospec(idx, PVCHAN_HC_COUNT);
-		if (nr == PVCHAN_HC_CLOCK_PAIR)
-			ret = pvchan_hc_clock_pair(vm, vcpu_id, nr, a);
-		else
-			ret = pvchan_hc_table[idx](vm, nr, a);
+		ret = pvchan_hc_table[idx](vm, vcpu_id, nr, a);
 	}
 	atomic64_inc(&vm->hc_count[idx]);
 	pvchan_hist_add(&vm->hc_lat[idx], ktime_get_ns() - start);

@@ -406,6 +406,33 @@ bool pvchan_kvm_tsc_stable(struct kvm *kvm)
 	return READ_ONCE(kvm->arch.use_master_clock);
 }
 
+/*
+ * A vCPU's TSC when the host read its clock: @read runs between two host
+ * TSC reads, interrupts off, and is paired with their midpoint (the window
+ * is a few hundred cycles with a TSC-based host clock).
+ */
+static u64 pvchan_kvm_paired_tsc(struct kvm_vcpu *vcpu,
+				 struct timespec64 *real, u64 *boot_ns)
+{
+	unsigned long flags;
+	u64 t1, t2;
+
+	local_irq_save(flags);
+	t1 = rdtsc_ordered();
+	if (real)
+		ktime_get_real_ts64(real);
+	else
+		*boot_ns = ktime_get_boottime_ns();
+	t2 = rdtsc_ordered();
+	local_irq_restore(flags);
+	return kvm_read_l1_tsc(vcpu, t1 + (t2 - t1) / 2);
+}
+
+static struct kvm_vcpu *pvchan_kvm_vcpu(struct kvm *kvm, u32 vcpu_id)
+{
+	return vcpu_id <= INT_MAX ? kvm_get_vcpu_by_id(kvm, vcpu_id) : NULL;
+}
+
 /**
  * pvchan_kvm_clock_pair() - host CLOCK_REALTIME and a vCPU's TSC at the
  * same instant.
@@ -415,9 +442,7 @@ bool pvchan_kvm_tsc_stable(struct kvm *kvm)
  * @tsc: out, the vCPU's TSC.
  *
  * Only while KVM runs the VM on its master clock, which it does only with
- * a TSC-based host clock: realtime is read between two TSC reads, with
- * interrupts off, and paired with their midpoint (the window is a few
- * hundred cycles).
+ * a TSC-based host clock, so that the pair is exact.
  *
  * Return: 0; -ENOENT without a TSC-based host clock now; -ENODEV without
  * that vCPU.
@@ -425,20 +450,32 @@ bool pvchan_kvm_tsc_stable(struct kvm *kvm)
 int pvchan_kvm_clock_pair(struct kvm *kvm, u32 vcpu_id,
 			  struct timespec64 *real, u64 *tsc)
 {
-	struct kvm_vcpu *vcpu;
-	unsigned long flags;
-	u64 t1, t2;
+	struct kvm_vcpu *vcpu = pvchan_kvm_vcpu(kvm, vcpu_id);
 
-	vcpu = vcpu_id <= INT_MAX ? kvm_get_vcpu_by_id(kvm, vcpu_id) : NULL;
 	if (!vcpu)
 		return -ENODEV;
 	if (!READ_ONCE(kvm->arch.use_master_clock))
 		return -ENOENT;
-	local_irq_save(flags);
-	t1 = rdtsc_ordered();
-	ktime_get_real_ts64(real);
-	t2 = rdtsc_ordered();
-	local_irq_restore(flags);
-	*tsc = kvm_read_l1_tsc(vcpu, t1 + (t2 - t1) / 2);
+	*tsc = pvchan_kvm_paired_tsc(vcpu, real, NULL);
+	return 0;
+}
+
+/**
+ * pvchan_kvm_vcpu_time() - host CLOCK_BOOTTIME and a vCPU's TSC at the
+ * same instant, whatever the host clocksource.
+ * @kvm: the VM.
+ * @vcpu_id: the vCPU.
+ * @ns: out, host boot time in ns.
+ * @tsc: out, the vCPU's TSC.
+ *
+ * Return: 0, or -ENODEV without that vCPU.
+ */
+int pvchan_kvm_vcpu_time(struct kvm *kvm, u32 vcpu_id, u64 *ns, u64 *tsc)
+{
+	struct kvm_vcpu *vcpu = pvchan_kvm_vcpu(kvm, vcpu_id);
+
+	if (!vcpu)
+		return -ENODEV;
+	*tsc = pvchan_kvm_paired_tsc(vcpu, NULL, ns);
 	return 0;
 }

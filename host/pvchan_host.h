@@ -160,6 +160,8 @@ struct pvchan_req {
  * @destroy: undo @create, after every queue was reset (may be NULL).
  * @get_config: write the device's current config (config_len bytes).
  * @debugfs: add device-type files to @dev->dbg (may be NULL).
+ * @reset: may be NULL; the guest started over (HELLO): forget what it
+ *	registered besides queues.  Called with the VM's lock held.
  * @queue_init: allocate per-queue state (may be NULL).
  * @queue_free: free it (may be NULL).
  * @ready: may be NULL; false if the backend cannot serve the next request
@@ -181,6 +183,7 @@ struct pvchan_dev_ops {
 	void (*destroy)(struct pvchan_dev *dev);
 	void (*get_config)(struct pvchan_dev *dev, void *buf);
 	void (*debugfs)(struct pvchan_dev *dev);
+	void (*reset)(struct pvchan_dev *dev);
 	int (*queue_init)(struct pvchan_queue *q);
 	void (*queue_free)(struct pvchan_queue *q);
 	bool (*ready)(struct pvchan_queue *q);
@@ -284,6 +287,7 @@ int pvchan_hello_negotiate(struct pvchan_hello *h, u32 num_devs,
 int pvchan_ring_check(u32 size, u32 sq_prod, u32 sq_cons, u32 cq_prod,
 		      u32 cq_cons, u32 *pending);
 bool pvchan_blk_in_range(u64 cap, u64 sector, u64 count);
+void pvchan_clock_rate(u64 ns, u64 ticks, u32 *mul, u8 *shift);
 size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
 			    unsigned int nsegs);
 #endif
@@ -328,6 +332,8 @@ extern const struct pvchan_dev_ops pvchan_net_ops;
 extern const struct pvchan_dev_ops pvchan_clock_ops;
 long pvchan_clock_pair(struct pvchan_dev *dev, u32 vcpu_id, u64 gpa,
 		       u64 size);
+long pvchan_clock_record(struct pvchan_dev *dev, u32 vcpu_id, u64 gpa,
+			 u64 size);
 
 #define PVCHAN_DEV_CONFIG_MAX	64	/* largest config block of any type */
 
@@ -357,6 +363,7 @@ bool pvchan_kvm_tsc_stable(struct kvm *kvm);
 struct timespec64;
 int pvchan_kvm_clock_pair(struct kvm *kvm, u32 vcpu_id,
 			  struct timespec64 *real, u64 *tsc);
+int pvchan_kvm_vcpu_time(struct kvm *kvm, u32 vcpu_id, u64 *ns, u64 *tsc);
 
 /* Guest-caused conditions: debug level and rate limited, never pr_err. */
 #define pvchan_guest_dbg(vm, fmt, ...)					\

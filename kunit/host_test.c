@@ -6,6 +6,7 @@
  */
 #include <kunit/test.h>
 #include <linux/limits.h>
+#include <linux/math64.h>
 #include <linux/stddef.h>
 
 #include "pvchan_host.h"
@@ -80,6 +81,13 @@ static const struct pvchan_layout_case pvchan_layout_cases[] = {
 	LAYOUT(sizeof(struct pvchan_clock_pair), 32),
 	LAYOUT(offsetof(struct pvchan_clock_pair, realtime_nsec), 8),
 	LAYOUT(offsetof(struct pvchan_clock_pair, tsc), 16),
+	LAYOUT(sizeof(struct pvchan_clock_record), 64),
+	LAYOUT(offsetof(struct pvchan_clock_record, tsc), 8),
+	LAYOUT(offsetof(struct pvchan_clock_record, system_ns), 16),
+	LAYOUT(offsetof(struct pvchan_clock_record, mul), 24),
+	LAYOUT(offsetof(struct pvchan_clock_record, shift), 28),
+	LAYOUT(offsetof(struct pvchan_clock_record, reserved),
+	       PVCHAN_CLOCK_RECORD_MIN_SIZE),
 	LAYOUT(PVCHAN_RING_BYTES(256), 128 + 256 * 96),
 	LAYOUT(PVCHAN_RING_CQ_OFF(256), 128 + 256 * 64),
 };
@@ -103,7 +111,7 @@ static void pvchan_abi_numbers_test(struct kunit *test)
 	/* Below 2^31, far from KVM's own hypercalls, one range. */
 	KUNIT_EXPECT_LT(test, PVCHAN_HC_LAST, 0x80000000U);
 	KUNIT_EXPECT_GT(test, PVCHAN_HC_BASE, 1000U);
-	KUNIT_EXPECT_EQ(test, PVCHAN_HC_CLOCK_PAIR, PVCHAN_HC_BASE +
+	KUNIT_EXPECT_EQ(test, PVCHAN_HC_CLOCK_RECORD, PVCHAN_HC_BASE +
 			PVCHAN_HC_COUNT - 1);
 	/* Error codes: their own range, away from KVM's 1000. */
 	KUNIT_EXPECT_GT(test, PVCHAN_ENOSYS, PVCHAN_ERR_BASE);
@@ -353,6 +361,38 @@ static void pvchan_hist_bucket_test(struct kunit *test)
 			(unsigned int)PVCHAN_HIST_BUCKETS - 1);
 }
 
+/* ---- time record rate ------------------------------------------------------ */
+
+/* TSC frequencies in kHz, 1 MHz .. 100 GHz, odd ones included. */
+static const u32 pvchan_rate_khz[] = {
+	1000, 999999, 1000000, 2494222, 3187654, 4294967, 100000000,
+};
+
+static void pvchan_clock_rate_test(struct kunit *test)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pvchan_rate_khz); i++) {
+		u64 hz = (u64)pvchan_rate_khz[i] * 1000, ns;
+		u32 mul;
+		u8 shift;
+
+		pvchan_clock_rate(NSEC_PER_MSEC, pvchan_rate_khz[i], &mul,
+				  &shift);
+		KUNIT_EXPECT_LE(test, shift, 32);
+		/* Most of the 32 bits used: precision. */
+		KUNIT_EXPECT_GE_MSG(test, mul, 1U << 25, "%u kHz", pvchan_rate_khz[i]);
+		/* One second of ticks converts to one second, to mul's precision. */
+		ns = mul_u64_u32_shr(hz, mul, shift);
+		KUNIT_EXPECT_LE_MSG(test, ns, NSEC_PER_SEC, "%u kHz", pvchan_rate_khz[i]);
+		KUNIT_EXPECT_GE_MSG(test, ns + NSEC_PER_SEC / mul + 1, NSEC_PER_SEC,
+				    "%u kHz", pvchan_rate_khz[i]);
+		/* A day of ticks does not overflow. */
+		KUNIT_EXPECT_GE(test, mul_u64_u32_shr(hz * 86400, mul, shift),
+				86399 * NSEC_PER_SEC);
+	}
+}
+
 static struct kunit_case pvchan_abi_cases[] = {
 	KUNIT_CASE_PARAM(pvchan_abi_layout_test, pvchan_layout_gen_params),
 	KUNIT_CASE(pvchan_abi_numbers_test),
@@ -371,6 +411,7 @@ static struct kunit_case pvchan_host_input_cases[] = {
 	KUNIT_CASE_PARAM(pvchan_blk_seg_bytes_test, pvchan_segs_gen_params),
 	KUNIT_CASE_PARAM(pvchan_blk_in_range_test, pvchan_range_gen_params),
 	KUNIT_CASE(pvchan_hist_bucket_test),
+	KUNIT_CASE(pvchan_clock_rate_test),
 	{}
 };
 

@@ -194,8 +194,10 @@ static const struct row rows[] = {
 	/* Unassigned numbers of pvchan's range, and numbers outside it. */
 	ROW("pre-HELLO CLOCK_PAIR -> ENOTREADY",
 	    HC(CLOCK_PAIR), 0, DESC_GPA, 32, 0, R_NOTREADY),
-	ROW("unassigned BASE+9 -> ENOSYS",
-	    PVCHAN_HC_BASE + 9, 0, 0, 0, 0, R_ENOSYS),
+	ROW("pre-HELLO CLOCK_RECORD -> ENOTREADY",
+	    HC(CLOCK_RECORD), 0, DESC_GPA, 64, 0, R_NOTREADY),
+	ROW("unassigned BASE+10 -> ENOSYS",
+	    PVCHAN_HC_BASE + 10, 0, 0, 0, 0, R_ENOSYS),
 	ROW("unassigned HC_LAST -> ENOSYS",
 	    PVCHAN_HC_LAST, 0, 0, 0, 0, R_ENOSYS),
 	ROW("foreign 0x12345 -> -KVM_ENOSYS",
@@ -345,6 +347,17 @@ static const struct row rows[] = {
 	    HC(CLOCK_PAIR), 0, DESC_GPA, 31, 0, R_EINVAL),
 	ROW("CLOCK_PAIR size 4097 -> EINVAL",
 	    HC(CLOCK_PAIR), 0, DESC_GPA, 4097, 0, R_EINVAL),
+	/* CLOCK_RECORD (ABI 1.5): the same device rules. */
+	ROW("CLOCK_RECORD on a non-clock device -> ENODEV",
+	    HC(CLOCK_RECORD), 0, DESC_GPA, 64, 0, R_ENODEV),
+	ROW("CLOCK_RECORD unregister on a non-clock device -> ENODEV",
+	    HC(CLOCK_RECORD), 0, 0, 0, 0, R_ENODEV),
+	ROW("CLOCK_RECORD no such device -> ENODEV",
+	    HC(CLOCK_RECORD), 1, DESC_GPA, 64, 0, R_ENODEV),
+	ROW("CLOCK_RECORD size 31 -> EINVAL",
+	    HC(CLOCK_RECORD), 0, DESC_GPA, 31, 0, R_EINVAL),
+	ROW("CLOCK_RECORD size 4097 -> EINVAL",
+	    HC(CLOCK_RECORD), 0, DESC_GPA, 4097, 0, R_EINVAL),
 	/* The VM's event interrupt (PVCHAN_F_DEV_EVENTS negotiated). */
 	ROW("IRQ_ROUTE event device, queue 1 -> ENOQUEUE",
 	    HC(IRQ_ROUTE), PVCHAN_EVENT_DEV, 1, IRQ_VECTOR, 0, R_ENOQUEUE),
@@ -1343,7 +1356,8 @@ static const char * const reject_names[] = {
 
 static const char * const hc_names[PVCHAN_HC_COUNT + 1] = {
 	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "clock_pair", "unknown",
+	"kick", "irq_route", "dev_map", "clock_pair", "clock_record",
+	"unknown",
 };
 
 #define NR_COUNTER_TESTS	(ARRAY_SIZE(reject_names) + 1)

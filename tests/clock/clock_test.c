@@ -5,9 +5,14 @@
  *   clock_test mono N      N CLOCK_MONOTONIC reads on every online CPU at
  *                          once, each checked against the latest any CPU
  *                          saw: prints "reads R backwards B ns_per_read X"
+ *   clock_test cost N      N CLOCK_MONOTONIC reads on this CPU alone:
+ *                          prints "ns_per_read X"
  *   clock_test ptp DEV     host time from the PTP clock DEV
  *                          (PTP_SYS_OFFSET): prints "offset_ns O" (PTP
  *                          minus CLOCK_REALTIME, best of 5 samples)
+ *   clock_test precise DEV host time from DEV by PTP_SYS_OFFSET_PRECISE:
+ *                          prints "offset_ns O" (PTP minus realtime, at
+ *                          the same TSC value)
  *   clock_test step DEV    set CLOCK_REALTIME from DEV once (as phc2sys
  *                          -O 0 would), then print the offset again
  *
@@ -84,6 +89,20 @@ static int mono(long n)
 	return 0;
 }
 
+/* The cost of one read on the current clocksource, on one CPU. */
+static int cost(long n)
+{
+	struct timespec a, b, t;
+	long i;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (i = 0; i < n; i++)
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("ns_per_read %.1f\n", (double)(ns(&b) - ns(&a)) / n);
+	return 0;
+}
+
 /* PTP minus CLOCK_REALTIME, from the sample with the narrowest window. */
 static int ptp_offset(const char *dev, int64_t *off)
 {
@@ -113,12 +132,34 @@ static int ptp_offset(const char *dev, int64_t *off)
 	return 0;
 }
 
+static int precise(const char *dev)
+{
+	struct ptp_sys_offset_precise p;
+	int fd = open(dev, O_RDONLY);
+
+	memset(&p, 0, sizeof(p));
+	if (fd < 0 || ioctl(fd, PTP_SYS_OFFSET_PRECISE, &p)) {
+		fprintf(stderr, "clock_test: %s: PTP_SYS_OFFSET_PRECISE: %s\n",
+			dev, strerror(errno));
+		return 1;
+	}
+	close(fd);
+	printf("offset_ns %lld\n",
+	       (long long)((p.device.sec - p.sys_realtime.sec) * 1000000000LL +
+			   p.device.nsec - p.sys_realtime.nsec));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int64_t off;
 
 	if (argc == 3 && !strcmp(argv[1], "mono"))
 		return mono(atol(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "precise"))
+		return precise(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "cost"))
+		return cost(atol(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "ptp")) {
 		if (ptp_offset(argv[2], &off))
 			return 1;
@@ -143,6 +184,6 @@ int main(int argc, char **argv)
 		printf("offset_ns %lld\n", (long long)off);
 		return 0;
 	}
-	fprintf(stderr, "usage: clock_test mono N | ptp DEV | step DEV\n");
+	fprintf(stderr, "usage: clock_test mono N | cost N | ptp DEV | precise DEV | step DEV\n");
 	return 2;
 }
