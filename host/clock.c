@@ -22,8 +22,10 @@
  * (the vCPU was reset: its memory may belong to a new kernel now) or when
  * the record's version in guest memory is not the one the host wrote.
  *
- * Fault injection (debugfs fault_tsc_unstable, off by default) reports the
- * TSC unstable, as a host would after a TSC problem.
+ * Fault injection (debugfs, off by default): fault_tsc_unstable reports
+ * the TSC unstable, as a host would after a TSC problem; fault_tsc_khz
+ * announces another frequency, as after a migration to a host whose TSC
+ * cannot be scaled to the old one.
  */
 #include <linux/debugfs.h>
 #include <linux/kthread.h>
@@ -72,6 +74,7 @@ struct pvchan_clock_vcpu {
  * @tsc_khz: frequency last announced.
  * @stable: stability last announced.
  * @fault_unstable: debugfs knob: report the TSC unstable.
+ * @fault_khz: debugfs knob: announce this frequency (0: KVM's).
  * @changes: changes announced.
  * @pairs: CLOCK_PAIR calls served.
  * @pair_fails: CLOCK_PAIR calls without a TSC-based host clock.
@@ -89,6 +92,7 @@ struct pvchan_clock {
 	u32 tsc_khz;
 	bool stable;
 	bool fault_unstable;
+	u32 fault_khz;
 	atomic64_t changes;
 	atomic64_t pairs;
 	atomic64_t pair_fails;
@@ -105,10 +109,17 @@ static bool pvchan_clock_stable(struct pvchan_clock *clk)
 	       pvchan_kvm_tsc_stable(clk->dev->vm->kvm);
 }
 
+static u32 pvchan_clock_khz(struct pvchan_clock *clk)
+{
+	u32 khz = READ_ONCE(clk->fault_khz);
+
+	return khz ?: pvchan_kvm_tsc_khz(clk->dev->vm->kvm);
+}
+
 /* Announce a change of frequency or stability (from the watch work). */
 static void pvchan_clock_check(struct pvchan_clock *clk)
 {
-	u32 khz = pvchan_kvm_tsc_khz(clk->dev->vm->kvm);
+	u32 khz = pvchan_clock_khz(clk);
 	bool stable = pvchan_clock_stable(clk);
 
 	if (khz == READ_ONCE(clk->tsc_khz) && stable == READ_ONCE(clk->stable))
@@ -409,6 +420,29 @@ static int pvchan_clock_fault_get(void *data, u64 *val)
 	return 0;
 }
 
+static int pvchan_clock_fault_khz_get(void *data, u64 *val)
+{
+	struct pvchan_clock *clk = data;
+
+	*val = READ_ONCE(clk->fault_khz);
+	return 0;
+}
+
+/* 0 (KVM's frequency again) or 1 MHz .. 100 GHz, as the guest accepts. */
+static int pvchan_clock_fault_khz_set(void *data, u64 val)
+{
+	struct pvchan_clock *clk = data;
+
+	if (val && (val < 1000 || val > 100000000))
+		return -EINVAL;
+	WRITE_ONCE(clk->fault_khz, val);
+	mod_delayed_work(pvchan_wq, &clk->watch, 0);
+	return 0;
+}
+DEFINE_DEBUGFS_ATTRIBUTE(pvchan_clock_fault_khz_fops,
+			 pvchan_clock_fault_khz_get,
+			 pvchan_clock_fault_khz_set, "%llu\n");
+
 /* Takes effect at once: the guest hears of it now, not within a second. */
 static int pvchan_clock_fault_set(void *data, u64 val)
 {
@@ -429,9 +463,9 @@ static int pvchan_clock_show(struct seq_file *m, void *unused)
 	struct pvchan_clock_vcpu *v;
 	unsigned long id, n = 0;
 
-	seq_printf(m, "tsc_khz %u\nstable %u\nfault_unstable %u\n",
+	seq_printf(m, "tsc_khz %u\nstable %u\nfault_unstable %u\nfault_khz %u\n",
 		   READ_ONCE(clk->tsc_khz), READ_ONCE(clk->stable),
-		   READ_ONCE(clk->fault_unstable));
+		   READ_ONCE(clk->fault_unstable), READ_ONCE(clk->fault_khz));
 	seq_printf(m, "changes %lld\npairs %lld\npair_fails %lld\n",
 		   atomic64_read(&clk->changes), atomic64_read(&clk->pairs),
 		   atomic64_read(&clk->pair_fails));
@@ -451,6 +485,8 @@ static void pvchan_clock_debugfs(struct pvchan_dev *dev)
 			    &pvchan_clock_fops);
 	debugfs_create_file_unsafe("fault_tsc_unstable", 0600, dev->dbg,
 				   dev->priv, &pvchan_clock_fault_fops);
+	debugfs_create_file_unsafe("fault_tsc_khz", 0600, dev->dbg,
+				   dev->priv, &pvchan_clock_fault_khz_fops);
 }
 
 /* The queue carries nothing: refuse whatever a guest puts there. */

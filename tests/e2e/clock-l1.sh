@@ -65,6 +65,13 @@ fi
 if l2_wait "$work/l2.log" '^G stable_wait' 600; then
 	echo 0 >$dbg/vm"$vm"/dev0/fault_tsc_unstable
 fi
+# A frequency 1 MHz off KVM's, then KVM's again (0).
+if l2_wait "$work/l2.log" '^G freq_wait' 300; then
+	echo $(($(sed -n 's/^tsc_khz //p' $dbg/vm"$vm"/dev0/clock) + 1000)) \
+		>$dbg/vm"$vm"/dev0/fault_tsc_khz
+	l2_wait "$work/l2.log" '^G freq_restore' 120 &&
+		echo 0 >$dbg/vm"$vm"/dev0/fault_tsc_khz
+fi
 if l2_wait "$work/l2.log" '^G host_records_wait' 300; then
 	cat $dbg/vm"$vm"/dev0/clock >"$work/host2"
 	l2_wait "$work/l2.log" '^G rmmod_done' 60
@@ -113,6 +120,12 @@ check "stability back: guest returns to pvchan-tsc (now $(g after_stable))" \
 check "no backward step across the switch back ($(g mono_back))" \
 	bash -c "[[ '$(g mono_back)' =~ ^reads\ [0-9]+\ backwards\ 0\  ]]"
 check "guest counted both stability changes ($(g clk3_stability_changes))" [ "$(g clk3_stability_changes)" = 2 ]
+check "host announces another TSC frequency: pvchan-tsc re-registered at it ($(g freq_hz))" \
+	bash -c "[[ '$(g freq_hz)' =~ ^[0-9]+\ pvchan-tsc$ ]] && [ '$(g freq_hz | cut -d' ' -f1)' != '$(g clk3_tsc_hz)' ]"
+check "...and at the real one again ($(g freq_hz_back))" \
+	bash -c "[ '$(g freq_hz_back)' = '$(g clk3_tsc_hz) pvchan-tsc (was $(g clk3_tsc_hz))' ]"
+check "no backward step across both frequency changes ($(g mono_freq))" \
+	bash -c "[[ '$(g mono_freq)' =~ ^reads\ [0-9]+\ backwards\ 0\  ]]"
 check "rmmod pvchan_guest: clocksources withdrawn (now $(g after_rmmod)), host records unregistered ($(hst host2 records) -> $(hst host3 records))" \
 	bash -c "[ -z '$(g rmmod_failed)' ] && [[ '$(g after_rmmod)' != pvchan-* ]] && [ '$(hst host2 records)' = 2 ] && [ '$(hst host3 records)' = 0 ] && [ '$(hst host3 record_drops)' = 0 ]"
 check "host rejected nothing" \

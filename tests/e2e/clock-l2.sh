@@ -76,6 +76,27 @@ G after_stable "$(cat $cs/current_clocksource)"
 wait $pid
 G mono_back "$(cat /tmp/mono3)"
 cat /sys/kernel/debug/pvchan-guest/clock*/stats | sed 's/^/G clk3_/'
+# 7b. The host announces another TSC frequency (knob set by L1), then the
+# real one again: pvchan-tsc re-registered at each, no step back.
+stat() { sed -n "s/^$1 //p" /sys/kernel/debug/pvchan-guest/clock*/stats; }
+wait_stat() { # wait_stat KEY VALUE: up to 60 s
+	i=0
+	while [ "$(stat "$1")" != "$2" ] && [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+}
+hz0=$(stat tsc_hz)
+G freq_wait 1
+/clock_test mono 40000000 >/tmp/mono4 &
+pid=$!
+wait_stat freq_changes 1
+G freq_hz "$(stat tsc_hz) $(cat $cs/current_clocksource)"
+G freq_restore 1
+wait_stat freq_changes 2
+G freq_hz_back "$(stat tsc_hz) $(cat $cs/current_clocksource) (was $hz0)"
+wait $pid
+G mono_freq "$(cat /tmp/mono4)"
 # 8. The driver goes: both clocksources withdrawn, records unregistered.
 # The timekeeping core pins the current clocksource's module: choose
 # another one first, as an administrator would.
