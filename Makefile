@@ -6,6 +6,8 @@
 #   make check      install what is missing, static checks, all suites in
 #                   the nested VMs; prints "N passed, N failed, N skipped"
 #   make demo       boot the sandbox, bind a guest, show the channel working
+#   make check-long the same with long fuzz runs and the debug tier's
+#                   end-to-end run
 #   make style      checkpatch --strict (part of check)
 #   make sparse     W=1 C=2 build (part of check)
 #   make clean
@@ -13,7 +15,7 @@
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 
-.PHONY: all modules tools sparse check style demo clean
+.PHONY: all modules tools sparse check check-long style demo clean
 
 all: modules tools
 
@@ -28,6 +30,11 @@ tools:
 
 check:
 	scripts/check.sh
+
+# The long run: 3 million fuzz operations on both kernels, and the
+# end-to-end I/O run under the debug kernel.
+check-long:
+	PVCHAN_FUZZ_CALLS=3000000 PVCHAN_DEBUG_E2E=1 scripts/check.sh
 
 style:
 	PVCHAN_SUITES=static scripts/check.sh

@@ -158,7 +158,8 @@ debug_run() {
 	run_vm_suite debug tests/debug/debug-l1.sh --kernel "$debug_kdir" \
 		--smp "${1:-2}" \
 		--env "PVCHAN_DEBUG_BUILD=$OUT/debug-src" \
-		--env "PVCHAN_DEBUG_E2E=${PVCHAN_DEBUG_E2E:-0}" --timeout 3600
+		--env "PVCHAN_DEBUG_E2E=${PVCHAN_DEBUG_E2E:-0}" \
+		--env "PVCHAN_FUZZ_CALLS=${PVCHAN_FUZZ_CALLS:-300000}" --timeout 3600
 }
 
 # Print and count a finished suite's results.
@@ -199,7 +200,10 @@ for suite in $SUITES; do
 	echo "=== suite $suite"
 	case $suite in
 	static) run_static >"$OUT/static.log" 2>&1 ;;
-	selftest) run_vm_suite selftest selftests/run-l1.sh --timeout 900 ;;
+	# The fuzzer: 1.2 million operations (over 10^6 hypercalls) here,
+	# fewer under the debug kernel; make check-long raises both.
+	selftest) run_vm_suite selftest selftests/run-l1.sh --timeout 900 \
+		--env "PVCHAN_FUZZ_CALLS=${PVCHAN_FUZZ_CALLS:-1200000}" ;;
 	# One L1 vCPU for the suites whose L2 (2 vCPUs) does heavy I/O: with
 	# 2 (multi-threaded TCG) an L2 died silently in blk, and L1 once hit a
 	# kernel stack guard page in a QEMU thread during echo, not reproduced

@@ -20,7 +20,7 @@ REPO=$(dirname "$HERE")
 BUILD=${PVCHAN_ST_BUILD:-$HERE/build}
 HOST_KO=${PVCHAN_HOST_KO:-$REPO/host/pvchan_host.ko}
 out=${PVOUT:-/tmp}
-tests=(pvchan_hypercall_test)
+tests=(pvchan_hypercall_test pvchan_fuzz_test)
 oops='WARNING:|BUG:|Call Trace|general protection'
 n=0 fail=0
 
@@ -77,6 +77,9 @@ else
 	tap FAIL "modprobe kvm_amd, /dev/kvm present"
 fi
 
+# The fuzzer's network device needs a tap (built in on the test kernel).
+modprobe ${PVCHAN_KDIR:+-d "$PVCHAN_KDIR/modules"} tun 2>/dev/null || true
+
 dmesg -C
 loaded=0
 if insmod "$HOST_KO" && [[ -c /dev/pvchan ]]; then
@@ -91,10 +94,26 @@ for t in "${tests[@]}"; do
 		tap FAIL "$t: built (run make -C selftests on L0)"
 		continue
 	fi
+	# The fuzzer with pvchan_host's debug messages on (where the kernel
+	# has dynamic debug): every refusal may print, the rate limit must hold.
+	dyn=/sys/kernel/debug/dynamic_debug/control
+	[[ $t == pvchan_fuzz_test && -w $dyn ]] &&
+		echo 'module pvchan_host +p' >"$dyn"
+	lines0=$(dmesg | grep -c pvchan) t0=$SECONDS
 	"$BUILD/$t" >"$out/$t.tap" 2>&1
 	rc=$?
 	relay "$t" "$out/$t.tap"
 	complete=$?
+	if [[ $t == pvchan_fuzz_test ]]; then
+		lines=$(($(dmesg | grep -c pvchan) - lines0)) secs=$((SECONDS - t0 + 1))
+		[[ -w $dyn ]] && echo 'module pvchan_host -p' >"$dyn"
+		# Ten per call site and 5 s (pr_debug_ratelimited), some sites.
+		if ((lines <= 50 * secs + 200)); then
+			tap OK "$t: kernel log not flooded ($lines pvchan lines in ${secs}s$([[ -w $dyn ]] && echo ", debug messages on"))"
+		else
+			tap FAIL "$t: kernel log not flooded ($lines pvchan lines in ${secs}s)"
+		fi
+	fi
 	if ((rc == 4 && loaded)); then
 		tap FAIL "$t: exits 0 (skipped although pvchan_host is loaded)"
 	elif ((rc == 4)); then
