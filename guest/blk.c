@@ -438,9 +438,7 @@ static void pvchan_blk_complete(struct pvchan_gqueue *gq,
 	if (rq && blk_mq_rq_state(rq) == MQ_RQ_IN_FLIGHT)
 		req = blk_mq_rq_to_pdu(rq);
 	if (!req || req->req_id != req_id) {
-		atomic64_inc(&gq->stats.bad_completions);
-		pvchan_host_err("dev%u q%u: completion for unknown request %llu\n",
-				gq->dev->index, gq->index, req_id);
+		pvchan_gqueue_bad_cqe(gq, req_id);
 		return;
 	}
 
@@ -456,7 +454,12 @@ static void pvchan_blk_complete(struct pvchan_gqueue *gq,
 		}
 		break;
 	case PVCHAN_ST_UNSUPP:
-		status = BLK_STS_NOTSUPP;
+		/*
+		 * Optional operations may be refused; reads and writes never:
+		 * the request was garbled, an I/O error.
+		 */
+		status = req_op(rq) == REQ_OP_READ || req_op(rq) == REQ_OP_WRITE ?
+			 BLK_STS_IOERR : BLK_STS_NOTSUPP;
 		break;
 	default:
 		status = BLK_STS_IOERR;
@@ -488,19 +491,27 @@ static enum blk_eh_timer_return pvchan_blk_timeout(struct request *rq)
 	struct pvchan_blk *blk = rq->q->queuedata;
 	struct pvchan_blk_queue *bq = &blk->queues[rq->mq_hctx->queue_num];
 	struct pvchan_blk_req *req = blk_mq_rq_to_pdu(rq);
-	unsigned int timeouts = 0;
+	unsigned int timeouts = 0, reaped;
 	unsigned long flags;
 	u64 req_id = 0;
 
 	spin_lock_irqsave(&bq->gq->lock, flags);
+	/* Its completion may be on the ring, its interrupt lost: look. */
+	reaped = pvchan_gqueue_reap(bq->gq);
 	/* The completion may have won the race with the timer. */
 	if (blk_mq_rq_state(rq) == MQ_RQ_IN_FLIGHT) {
 		timeouts = ++req->timeouts;
 		req_id = req->req_id;
 	}
 	spin_unlock_irqrestore(&bq->gq->lock, flags);
-	if (!timeouts)
+	if (!timeouts) {
+		if (reaped) {
+			atomic64_inc(&bq->gq->stats.lost_irqs);
+			pvchan_host_err("%s: q%u: completion found on the ring at timeout (interrupt lost?)\n",
+					blk->disk->disk_name, bq->gq->index);
+		}
 		return BLK_EH_DONE;
+	}
 
 	atomic64_inc(&bq->gq->stats.timeouts);
 	pvchan_host_err("%s: q%u: request %llu timed out (%u of %u), resetting the queue\n",

@@ -83,9 +83,7 @@ static void pvchan_echo_complete(struct pvchan_gqueue *gq,
 			return;
 		}
 	}
-	atomic64_inc(&gq->stats.bad_completions);
-	pvchan_host_err("dev%u q%u: completion for unknown request %llu\n",
-			gq->dev->index, gq->index, id);
+	pvchan_gqueue_bad_cqe(gq, id);
 }
 
 static bool pvchan_echo_check(struct pvchan_echo_slot *s)

@@ -290,9 +290,7 @@ static struct pvchan_net_slot *pvchan_net_cqe_slot(struct pvchan_gqueue *q,
 			return slot;
 		}
 	}
-	atomic64_inc(&q->stats.bad_completions);
-	pvchan_host_err("dev%u q%u: completion for unknown request %llu\n",
-			q->dev->index, q->index, req_id);
+	pvchan_gqueue_bad_cqe(q, req_id);
 	return NULL;
 }
 
@@ -467,9 +465,10 @@ static int pvchan_net_rx(struct pvchan_net_pair *p, int budget)
 	struct pvchan_gqueue *q = p->rxq;
 	struct pvchan_net_slot *slot;
 	struct pvchan_cqe cqe;
-	int done = 0;
+	int done = 0, n;
 
-	while (done < budget) {
+	/* Bounded also in entries: unknown ones give their credit back. */
+	for (n = 2 * q->ring.size; done < budget && n; n--) {
 		spin_lock(&q->lock);
 		if (!pvchan_gring_get_cqe(&q->ring, &cqe)) {
 			spin_unlock(&q->lock);
@@ -494,11 +493,11 @@ static void pvchan_net_tx_reap(struct pvchan_net_pair *p, int budget)
 	struct netdev_queue *nq = netdev_get_tx_queue(p->net->ndev, p->index);
 	struct pvchan_gqueue *q = p->txq;
 	struct pvchan_net_slot *slot;
-	unsigned int pkts = 0, bytes = 0, errors = 0;
+	unsigned int pkts = 0, bytes = 0, errors = 0, n = 2 * q->ring.size;
 	struct pvchan_cqe cqe;
 
 	spin_lock(&q->lock);
-	while (pvchan_gring_get_cqe(&q->ring, &cqe)) {
+	while (n-- && pvchan_gring_get_cqe(&q->ring, &cqe)) {
 		slot = pvchan_net_cqe_slot(q, &p->tx, &cqe);
 		if (!slot)
 			continue;

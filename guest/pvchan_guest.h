@@ -71,6 +71,7 @@ struct pvchan_gqueue_stats {
 	atomic64_t irqs;
 	atomic64_t bad_completions;
 	atomic64_t timeouts;
+	atomic64_t lost_irqs;
 	atomic64_t route_updates;
 	struct pvchan_hist lat_total;
 	struct pvchan_hist lat_host_backend;
@@ -152,6 +153,8 @@ void pvchan_gring_free(struct pvchan_gring *r);
 struct pvchan_sqe *pvchan_gring_next_sqe(struct pvchan_gring *r);
 bool pvchan_gring_publish(struct pvchan_gring *r);
 bool pvchan_gring_get_cqe(struct pvchan_gring *r, struct pvchan_cqe *cqe);
+unsigned int pvchan_gqueue_reap(struct pvchan_gqueue *q);
+void pvchan_gqueue_bad_cqe(struct pvchan_gqueue *q, u64 req_id);
 bool pvchan_gring_arm(struct pvchan_gring *r);
 int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 		       u16 index, unsigned int cpu);

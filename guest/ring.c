@@ -172,23 +172,61 @@ void pvchan_gqueue_kick(struct pvchan_gqueue *q)
 				q->index, ret);
 }
 
-static irqreturn_t pvchan_gqueue_irq(int irq, void *data)
+/**
+ * pvchan_gqueue_bad_cqe() - a completion matched no request in flight.
+ * @q: queue, under @q->lock.
+ * @req_id: the completion's request id.
+ *
+ * pvchan_gring_get_cqe() took a request's credit for it: give it back, so
+ * that a host posting a completion twice (or garbage) cannot make the
+ * guest lose count of the requests really in flight.  Counted and logged
+ * (rate limited).
+ */
+void pvchan_gqueue_bad_cqe(struct pvchan_gqueue *q, u64 req_id)
 {
-	struct pvchan_gqueue *q = data;
-	struct pvchan_cqe cqe;
-	unsigned long flags;
+	atomic64_inc(&q->stats.bad_completions);
+	q->ring.inflight++;
+	pvchan_host_err("dev%u q%u: completion for unknown request %llu\n",
+			q->dev->index, q->index, req_id);
+}
 
-	atomic64_inc(&q->stats.irqs);
-	spin_lock_irqsave(&q->lock, flags);
+/**
+ * pvchan_gqueue_reap() - hand the posted completions to @q->complete.
+ * @q: queue with a @complete callback, under @q->lock.
+ *
+ * At most twice the ring's size per call: completions matching nothing
+ * give their credit back (pvchan_gqueue_bad_cqe()), and a host posting
+ * garbage must not keep the caller here.
+ *
+ * Return: the completions taken.
+ */
+unsigned int pvchan_gqueue_reap(struct pvchan_gqueue *q)
+{
+	unsigned int n = 0, budget = 2 * q->ring.size;
+	struct pvchan_cqe cqe;
+
+	lockdep_assert_held(&q->lock);
 	do {
-		while (pvchan_gring_get_cqe(&q->ring, &cqe)) {
+		while (n < budget && pvchan_gring_get_cqe(&q->ring, &cqe)) {
+			n++;
 			atomic64_inc(&q->stats.completed);
 			trace_pvchan_guest_req_complete(q->dev->index, q->index,
 							le64_to_cpu(cqe.req_id),
 							le32_to_cpu(cqe.status));
 			q->complete(q, &cqe);
 		}
-	} while (pvchan_gring_arm(&q->ring));
+	} while (n < budget && pvchan_gring_arm(&q->ring));
+	return n;
+}
+
+static irqreturn_t pvchan_gqueue_irq(int irq, void *data)
+{
+	struct pvchan_gqueue *q = data;
+	unsigned long flags;
+
+	atomic64_inc(&q->stats.irqs);
+	spin_lock_irqsave(&q->lock, flags);
+	pvchan_gqueue_reap(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	return IRQ_HANDLED;
 }
@@ -289,7 +327,8 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
 	seq_printf(m, "irqs %lld\n", atomic64_read(&s->irqs));
 	seq_printf(m, "bad_completions %lld\n",
 		   atomic64_read(&s->bad_completions));
-	seq_printf(m, "timeouts %lld\n", atomic64_read(&s->timeouts));
+	seq_printf(m, "timeouts %lld\nlost_irqs %lld\n",
+		   atomic64_read(&s->timeouts), atomic64_read(&s->lost_irqs));
 	seq_printf(m, "route_updates %lld\n", atomic64_read(&s->route_updates));
 	pvchan_hist_show(m, "latency_total", &s->lat_total);
 	pvchan_hist_show(m, "stage_host_backend", &s->lat_host_backend);

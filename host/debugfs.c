@@ -111,6 +111,11 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "cq_full", &s->cq_full);
 	pvchan_show_counter(m, "backend_waits", &s->backend_waits);
 	pvchan_show_counter(m, "fault_dropped", &s->fault_dropped);
+	pvchan_show_counter(m, "fault_io_errors", &s->fault_io_errors);
+	pvchan_show_counter(m, "fault_corrupted", &s->fault_corrupted);
+	pvchan_show_counter(m, "fault_dups", &s->fault_dups);
+	pvchan_show_counter(m, "fault_irqs_dropped", &s->fault_irqs_dropped);
+	pvchan_show_counter(m, "fault_kicks_dropped", &s->fault_kicks_dropped);
 	pvchan_show_counter(m, "depth", &s->depth);
 	pvchan_show_counter(m, "max_depth", &s->max_depth);
 	pvchan_hist_show(m, "latency", &s->latency);
@@ -155,6 +160,16 @@ void pvchan_debugfs_dev_add(struct pvchan_dev *dev)
 				&dev->fault_drop);
 	debugfs_create_atomic_t("fault_delay_us", 0600, dev->dbg,
 				&dev->fault_delay_us);
+	debugfs_create_atomic_t("fault_io_errors", 0600, dev->dbg,
+				&dev->fault_io_error);
+	debugfs_create_atomic_t("fault_corrupt_descriptors", 0600, dev->dbg,
+				&dev->fault_corrupt);
+	debugfs_create_atomic_t("fault_dup_completions", 0600, dev->dbg,
+				&dev->fault_dup);
+	debugfs_create_atomic_t("fault_drop_irqs", 0600, dev->dbg,
+				&dev->fault_drop_irq);
+	debugfs_create_atomic_t("fault_drop_kicks", 0600, dev->dbg,
+				&dev->fault_drop_kick);
 	if (dev->ops->debugfs)
 		dev->ops->debugfs(dev);
 	for (i = 0; i < dev->num_queues; i++) {

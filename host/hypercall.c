@@ -337,6 +337,11 @@ static long pvchan_hc_kick(struct pvchan_vm *vm, u32 vcpu_id,
 	if (!READ_ONCE(q->active))
 		return pvchan_fail(vm, nr, PVCHAN_REJ_NOTREADY);
 	atomic64_inc(&q->stats.kicks);
+	if (atomic_dec_if_positive(&dev->fault_drop_kick) >= 0) {
+		/* Injected fault: the kick is lost. */
+		atomic64_inc(&q->stats.fault_kicks_dropped);
+		return PVCHAN_OK;
+	}
 	queue_work(pvchan_wq, &q->work);
 	return PVCHAN_OK;
 }

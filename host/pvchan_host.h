@@ -68,6 +68,11 @@ struct pvchan_queue_stats {
 	atomic64_t cq_full;
 	atomic64_t backend_waits;	/* batches stopped by &pvchan_dev_ops.ready */
 	atomic64_t fault_dropped;
+	atomic64_t fault_io_errors;
+	atomic64_t fault_corrupted;
+	atomic64_t fault_dups;
+	atomic64_t fault_irqs_dropped;
+	atomic64_t fault_kicks_dropped;
 	atomic64_t max_depth;
 	atomic64_t depth;
 	struct pvchan_hist latency;	/* pickup to completion posted */
@@ -88,6 +93,8 @@ struct pvchan_queue_stats {
  * @sq_cons: next submission entry the host will consume.
  * @cq_prod: next completion slot the host will fill.
  * @irq_route: 0, or PVCHAN_ROUTE_VALID | apic_id << 8 | vector.
+ * @last_cqe: the completion posted last (fault_dup_completions posts it
+ *	again); under @lock.
  * @inflight: requests consumed from the ring and not completed on it yet
  *	(backend I/O in progress, or completed and not posted); under @lock.
  *	Consumption stops while it could overflow the completion ring.
@@ -112,6 +119,7 @@ struct pvchan_queue {
 	u32 sq_cons;
 	u32 cq_prod;
 	u64 irq_route;
+	struct pvchan_cqe last_cqe;
 	u32 inflight;
 	spinlock_t done_lock;	/* see @done_lock above */
 	struct list_head done;
@@ -204,6 +212,18 @@ struct pvchan_dev_ops {
  * @fault_delay_us: fault injection (debugfs fault_delay_us, 0 by default):
  *	the queue worker waits this long (at most a second) before serving
  *	each request, as a slow backend would.
+ * @fault_io_error: fault injection (debugfs fault_io_errors): the next
+ *	this many requests complete with PVCHAN_ST_IOERR, the backend not
+ *	called, as after a backend I/O error.
+ * @fault_corrupt: fault injection (debugfs fault_corrupt_descriptors): the
+ *	next this many requests are read with their opcode garbled, as if
+ *	the descriptor was corrupted on the way: refused as malformed.
+ * @fault_dup: fault injection (debugfs fault_dup_completions): the last
+ *	completion is posted again, this many times, when there is room.
+ * @fault_drop_irq: fault injection (debugfs fault_drop_irqs): the next
+ *	this many interrupts of the device are not sent.
+ * @fault_drop_kick: fault injection (debugfs fault_drop_kicks): the next
+ *	this many kicks of the device are ignored (reported successful).
  * @config_gen: configuration generation shown in DEV_INFO; incremented by
  *	pvchan_dev_changed().
  * @max_segs: segments per request offered to the guest.
@@ -222,6 +242,11 @@ struct pvchan_dev {
 	u16 max_segs;
 	atomic_t fault_drop;
 	atomic_t fault_delay_us;
+	atomic_t fault_io_error;
+	atomic_t fault_corrupt;
+	atomic_t fault_dup;
+	atomic_t fault_drop_irq;
+	atomic_t fault_drop_kick;
 	atomic_t config_gen;
 	u64 features;
 	u32 config_len;

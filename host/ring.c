@@ -310,6 +310,11 @@ static void pvchan_queue_irq(struct pvchan_queue *q)
 
 	if (!(route & PVCHAN_ROUTE_VALID))
 		return;
+	if (atomic_dec_if_positive(&q->dev->fault_drop_irq) >= 0) {
+		/* Injected fault: the interrupt is lost. */
+		atomic64_inc(&q->stats.fault_irqs_dropped);
+		return;
+	}
 	if (pvchan_kvm_inject(vm->kvm, route & 0xff, (u32)(route >> 8)))
 		return;
 	atomic64_inc(&q->stats.irqs);
@@ -356,6 +361,7 @@ static bool pvchan_queue_post(struct pvchan_queue *q, struct pvchan_cqe *cqe,
 		atomic64_add(le32_to_cpu(cqe->len), &q->stats.bytes);
 	if (pvchan_kvm_write(vm->kvm, q->ring_gpa + cq_off, cqe, sizeof(*cqe)))
 		return false;
+	q->last_cqe = *cqe;
 	q->cq_prod++;
 	atomic64_inc(&q->stats.completions);
 	pvchan_hist_add(&q->stats.latency, now - start);
@@ -429,6 +435,17 @@ static bool pvchan_queue_serve(struct pvchan_queue *q, u32 mask)
 		delay = min_t(unsigned int, delay, USEC_PER_SEC);
 		usleep_range(delay, delay + delay / 8);
 	}
+	if (atomic_dec_if_positive(&q->dev->fault_io_error) >= 0) {
+		/* Injected fault: the backend failed the I/O. */
+		atomic64_inc(&q->stats.fault_io_errors);
+		cqe.status = cpu_to_le32(PVCHAN_ST_IOERR);
+		return pvchan_queue_post(q, &cqe, start, ktime_get_ns());
+	}
+	if (atomic_dec_if_positive(&q->dev->fault_corrupt) >= 0) {
+		/* Injected fault: a garbled descriptor. */
+		atomic64_inc(&q->stats.fault_corrupted);
+		sqe.opcode = cpu_to_le16(le16_to_cpu(sqe.opcode) ^ 0x8000);
+	}
 	why = q->dev->ops->handle(q, &sqe, &cqe);
 	if (why == PVCHAN_ASYNC) {
 		q->inflight++;
@@ -500,6 +517,17 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 		case -EOVERFLOW:
 			pvchan_queue_break(q, "cq_cons", cq_cons);
 			goto out_stop;
+		}
+		/* Injected fault: the last completion again, if there is room. */
+		if (atomic_read(&q->dev->fault_dup) > 0 && q->cq_prod != old_cq &&
+		    q->cq_prod + q->inflight - cq_cons < q->size &&
+		    atomic_dec_if_positive(&q->dev->fault_dup) >= 0) {
+			struct pvchan_cqe dup = q->last_cqe;
+			u64 now = ktime_get_ns();
+
+			atomic64_inc(&q->stats.fault_dups);
+			if (!pvchan_queue_post(q, &dup, now, now))
+				goto out_fault;
 		}
 		if ((s64)pending > atomic64_read(&q->stats.max_depth))
 			atomic64_set(&q->stats.max_depth, pending);

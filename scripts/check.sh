@@ -9,7 +9,7 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
-SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk net clock debug"}
+SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk faults net clock debug"}
 cd "$REPO" || exit 1
 
 "$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -212,6 +212,7 @@ for suite in $SUITES; do
 	noguest) run_vm_suite noguest tests/e2e/noguest-l1.sh --timeout 600 ;;
 	ctl) run_vm_suite ctl tests/e2e/ctl-l1.sh --timeout 600 ;;
 	blk) run_vm_suite blk tests/e2e/blk-l1.sh --smp 1 --timeout 2700 ;;
+	faults) run_vm_suite faults tests/e2e/faults-l1.sh --smp 1 --timeout 1500 ;;
 	net) run_vm_suite net tests/e2e/net-l1.sh --smp 1 --timeout 1800 ;;
 	# tsc=reliable: L1 (TCG, no invariant-TSC CPUID bit) then runs on its
 	# TSC, which KVM needs for a master clock (harness/README.md).
