@@ -47,6 +47,7 @@
 #include "pvchan_abi.h"
 #include "pvchan_abi_check.h"
 #include "pvchan_ctl.h"
+#include "pvchan_st.h"
 
 #define MAX_VCPUS	8
 
@@ -471,14 +472,6 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-static void alarm_handler(int sig)
-{
-	static const char msg[] = "Bail out! timeout: guest or host stuck\n";
-
-	(void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	_exit(KSFT_FAIL);
-}
-
 static u64 env_u64(const char *name, u64 def)
 {
 	const char *v = getenv(name);
@@ -508,23 +501,6 @@ static int dbg_values(u32 id, const char *file, const char * const *names,
 	fclose(f);
 	return 0;
 }
-
-/* The host's reject reasons: the first ten are PVCHAN_ENOSYS.. in order. */
-static const char * const reject_names[] = {
-	"nosys", "notready", "version", "inval", "nodev", "noqueue",
-	"fault", "align", "busy", "nomem", "ring_index", "ring_desc", "noclock",
-};
-
-#define REJ_FAULT	6
-#define REJ_RING_INDEX	10
-#define REJ_RING_DESC	11
-#define REJ_NOCLOCK	12
-
-static const char * const hc_names[PVCHAN_HC_COUNT + 1] = {
-	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "clock_pair", "clock_record",
-	"unknown",
-};
 
 /* Which error code a reject reason returns (-1: none, worker only). */
 static int reject_err(unsigned int why)
@@ -602,7 +578,7 @@ int main(void)
 	if (nvcpus < 1 || nvcpus > MAX_VCPUS)
 		ksft_exit_fail_msg("PVCHAN_FUZZ_VCPUS: 1..%d\n", MAX_VCPUS);
 	ksft_set_plan(6);
-	signal(SIGALRM, alarm_handler);
+	signal(SIGALRM, pvchan_st_alarm);
 	alarm(3000);
 
 	vm = vm_create_with_vcpus(nvcpus, guest_code, vcpus);

@@ -34,6 +34,7 @@
 #include "pvchan_abi.h"
 #include "pvchan_abi_check.h"
 #include "pvchan_ctl.h"
+#include "pvchan_st.h"
 
 /*
  * Test memory: a second memslot, identity mapped, so that the table below
@@ -1343,23 +1344,6 @@ static void test_ioctls_post(int pvfd, struct ctx *c)
 /* ------------------------------------------------------------------ */
 /* debugfs counters against what rows[] should have produced. */
 
-/* Reject reasons in the host's order: PVCHAN_ENOSYS.. first, in order. */
-static const char * const reject_names[] = {
-	"nosys", "notready", "version", "inval", "nodev", "noqueue",
-	"fault", "align", "busy", "nomem", "ring_index", "ring_desc", "noclock",
-};
-
-#define REJ_FAULT	6
-#define REJ_RING_INDEX	10
-#define REJ_RING_DESC	11
-#define REJ_NOCLOCK	12
-
-static const char * const hc_names[PVCHAN_HC_COUNT + 1] = {
-	"hello", "dev_info", "dev_config", "queue_setup", "queue_reset",
-	"kick", "irq_route", "dev_map", "clock_pair", "clock_record",
-	"unknown",
-};
-
 #define NR_COUNTER_TESTS	(ARRAY_SIZE(reject_names) + 1)
 #define HC_KICK_IDX		(PVCHAN_HC_KICK - PVCHAN_HC_BASE)
 
@@ -1434,14 +1418,6 @@ static void test_counters(struct ctx *c)
 	ksft_test_result(ok, "debugfs hypercall counts match the calls made\n");
 }
 
-static void alarm_handler(int sig)
-{
-	static const char msg[] = "Bail out! timeout: guest or host stuck\n";
-
-	(void)!write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	_exit(KSFT_FAIL);
-}
-
 int main(void)
 {
 	static const u8 crc_vector[] = "123456789";
@@ -1463,7 +1439,7 @@ int main(void)
 
 	ksft_set_plan(1 + NR_IOCTL_PRE + NR_ROWS + NR_IOCTL_POST +
 		      NR_COUNTER_TESTS);
-	signal(SIGALRM, alarm_handler);
+	signal(SIGALRM, pvchan_st_alarm);
 	alarm(300);
 
 	ksft_test_result(crc32_le(~0U, crc_vector, 9) == 0x340bc6d9,
