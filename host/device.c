@@ -160,12 +160,13 @@ void pvchan_dev_free(struct pvchan_dev *dev)
 {
 	unsigned int i;
 
-	for (i = 0; i < dev->num_queues; i++) {
+	for (i = 0; i < dev->num_queues; i++)
 		pvchan_queue_reset(&dev->queues[i]);
-		mutex_destroy(&dev->queues[i].lock);
-	}
+	/* May cancel workers that backend wake-ups queued: locks still live. */
 	if (dev->ops->destroy)
 		dev->ops->destroy(dev);
+	for (i = 0; i < dev->num_queues; i++)
+		mutex_destroy(&dev->queues[i].lock);
 	kfree(dev);
 }
 

@@ -88,6 +88,9 @@ struct pvchan_queue_stats {
  *	queue worker for one batch, and by QUEUE_SETUP/QUEUE_RESET/HELLO.
  * @active: ring set up and being served (written under @lock, read without).
  * @broken: the guest corrupted the ring; serving stops until reset.
+ * @resetting: a reset of the active ring waits for its I/O with @lock
+ *	dropped; QUEUE_SETUP is refused (busy) and other resets wait on
+ *	@idle until it has freed the queue's state.  Under @lock.
  * @ring_gpa: guest physical address of the ring.
  * @size: ring entries (power of two).
  * @sq_cons: next submission entry the host will consume.
@@ -102,7 +105,8 @@ struct pvchan_queue_stats {
  * @done: asynchronous requests completed by the backend, to be posted by
  *	the worker.
  * @aio: asynchronous requests the backend has not completed yet.
- * @idle: woken when @aio drops to 0 (queue reset waits for it).
+ * @idle: woken when @aio drops to 0 and when @resetting ends (queue resets
+ *	wait for both).
  * @work: the queue worker, on pvchan_wq.
  * @priv: device-type state for the queue.
  * @stats: counters.
@@ -114,6 +118,7 @@ struct pvchan_queue {
 	struct mutex lock;	/* see @lock above */
 	bool active;
 	bool broken;
+	bool resetting;
 	u64 ring_gpa;
 	u32 size;
 	u32 sq_cons;

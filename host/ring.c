@@ -167,8 +167,8 @@ void pvchan_queue_init(struct pvchan_queue *q, struct pvchan_dev *dev,
  *
  * Called in the vCPU thread (the ring header is initialised here).
  *
- * Return: 0, -EBUSY if the queue is already active (or a reset is still
- * waiting for its I/O), -EFAULT, or -ENOMEM.
+ * Return: 0, -EBUSY if the queue is already active (or a reset, on another
+ * vCPU, is still waiting for its I/O), -EFAULT, or -ENOMEM.
  */
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
 {
@@ -176,7 +176,7 @@ int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
 	int ret = 0;
 
 	mutex_lock(&q->lock);
-	if (q->active || q->inflight) {
+	if (q->active || q->inflight || q->resetting) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -241,12 +241,21 @@ static void pvchan_queue_drop_done(struct pvchan_queue *q)
  */
 void pvchan_queue_reset(struct pvchan_queue *q)
 {
-	bool was_active;
-
 	mutex_lock(&q->lock);
-	was_active = q->active;
-	WRITE_ONCE(q->active, false);
 	q->irq_route = 0;
+	if (!q->active) {
+		mutex_unlock(&q->lock);
+		/*
+		 * Idle, or another vCPU's reset still waits for the I/O: wait
+		 * for it to end, and for a worker queued by a late kick.
+		 */
+		wait_event(q->idle, !READ_ONCE(q->resetting));
+		flush_work(&q->work);
+		return;
+	}
+	WRITE_ONCE(q->active, false);
+	/* Until queue_free below, no setup may install new queue state. */
+	q->resetting = true;
 	mutex_unlock(&q->lock);
 
 	wait_event(q->idle, pvchan_queue_aio_idle(q));
@@ -257,9 +266,11 @@ void pvchan_queue_reset(struct pvchan_queue *q)
 	pvchan_queue_drop_done(q);
 	WARN_ON_ONCE(q->inflight);
 	q->inflight = 0;
-	if (was_active && q->dev->ops->queue_free)
+	if (q->dev->ops->queue_free)
 		q->dev->ops->queue_free(q);
+	WRITE_ONCE(q->resetting, false);
 	mutex_unlock(&q->lock);
+	wake_up_all(&q->idle);
 }
 
 /**
