@@ -80,6 +80,7 @@ static u64 g_calls[MAX_VCPUS][PVCHAN_HC_COUNT + 1];	/* in pvchan's range */
 static u64 g_errs[MAX_VCPUS][NR_ERRS];			/* -PVCHAN_E* seen */
 static u64 g_other[MAX_VCPUS];		/* numbers outside the range */
 static u64 g_ring_ops[MAX_VCPUS];	/* ring entries scribbled */
+static u64 g_progress[MAX_VCPUS];	/* operations done, read live */
 static u64 g_ops_per_vcpu;
 static u64 g_seed;
 static u64 g_nr_vcpus;
@@ -385,6 +386,7 @@ static __attribute__((used, noipa)) void guest_main(u64 v)
 			op_misc(v, &s);
 		else
 			op_hello(v, &s);
+		WRITE_ONCE(g_progress[v], i + 1);
 	}
 	GUEST_SYNC_ARGS(0, v, 0, 0, 0);
 	/* The storm is over (the host waits for every vCPU): still served? */
@@ -416,11 +418,48 @@ struct vcpu_run_ctx {
 	unsigned int index;
 	bool done;		/* GUEST_DONE reached */
 	bool storm_done;	/* the random phase finished */
+	bool finished;		/* the thread is done with the vCPU */
+	bool stuck;		/* the watchdog kicked it out of KVM_RUN */
 	u64 hello_ret, map, num_devices;
 	char why[256];
 };
 
-static pthread_barrier_t storm_barrier;
+/* vCPUs still in the storm; vCPU 0's last phase starts at 0. */
+static pthread_mutex_t storm_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t storm_cond = PTHREAD_COND_INITIALIZER;
+static unsigned int storm_left;
+
+/* Once per vCPU, whether it finished the storm or died in it. */
+static void storm_end(struct vcpu_run_ctx *r)
+{
+	if (r->storm_done)
+		return;
+	r->storm_done = true;
+	pthread_mutex_lock(&storm_lock);
+	if (!--storm_left)
+		pthread_cond_broadcast(&storm_cond);
+	while (storm_left)
+		pthread_cond_wait(&storm_cond, &storm_lock);
+	pthread_mutex_unlock(&storm_lock);
+}
+
+/* Where a vCPU stopped (or is stuck): enough to find it in the binary. */
+static void vcpu_why(struct vcpu_run_ctx *r, const char *what)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	vcpu_regs_get(r->vcpu, &regs);
+	vcpu_sregs_get(r->vcpu, &sregs);
+	snprintf(r->why, sizeof(r->why),
+		 "%s: rip %#llx rsp %#llx rflags %#llx cr0 %#llx cr2 %#llx cr3 %#llx",
+		 what, regs.rip, regs.rsp, regs.rflags, sregs.cr0, sregs.cr2,
+		 sregs.cr3);
+}
+
+static void vcpu_thread_kick(int sig)
+{
+}
 
 static void *vcpu_thread(void *arg)
 {
@@ -428,18 +467,26 @@ static void *vcpu_thread(void *arg)
 	struct ucall uc;
 
 	for (;;) {
-		vcpu_run(r->vcpu);
-		if (r->vcpu->run->exit_reason != KVM_EXIT_IO) {
-			snprintf(r->why, sizeof(r->why), "exit %u (%s)",
-				 r->vcpu->run->exit_reason,
+		int rc = __vcpu_run(r->vcpu);
+
+		if (rc && errno == EINTR && !READ_ONCE(r->stuck))
+			continue;
+		TEST_ASSERT(!rc || errno == EINTR, "KVM_RUN: %s",
+			    strerror(errno));
+		if (rc || r->vcpu->run->exit_reason != KVM_EXIT_IO) {
+			vcpu_why(r, rc ? "no progress for a minute" :
 				 exit_reason_str(r->vcpu->run->exit_reason));
 			break;
 		}
 		switch (get_ucall(r->vcpu, &uc)) {
 		case UCALL_SYNC:
 			if (uc.args[1] == 0) {
-				r->storm_done = true;
-				pthread_barrier_wait(&storm_barrier);
+				if (r->storm_done) {
+					snprintf(r->why, sizeof(r->why),
+						 "storm ended twice");
+					break;
+				}
+				storm_end(r);
 			} else {
 				r->hello_ret = uc.args[3];
 				r->map = uc.args[4];
@@ -466,9 +513,12 @@ static void *vcpu_thread(void *arg)
 		}
 		break;
 	}
-	/* A vCPU that died must not leave the others at the barrier. */
-	if (!r->storm_done)
-		pthread_barrier_wait(&storm_barrier);
+	/* Said now: a guest stuck for good leaves no other trace. */
+	if (r->why[0])
+		ksft_print_msg("vCPU %u stopped: %s\n", r->index, r->why);
+	/* A vCPU that died must not leave the others waiting. */
+	storm_end(r);
+	WRITE_ONCE(r->finished, true);
 	return NULL;
 }
 
@@ -528,6 +578,36 @@ static int open_tap(const char *name)
 	return fd;
 }
 
+/*
+ * Until every vCPU thread is done: a vCPU whose guest made no progress for
+ * a minute is kicked out of KVM_RUN (SIGUSR1) and reported where it is.
+ */
+static void watch_vcpus(struct kvm_vm *vm, struct vcpu_run_ctx *run,
+			pthread_t *th, unsigned int n)
+{
+	u64 *progress = addr_gva2hva(vm, (vm_vaddr_t)g_progress);
+	u64 last[MAX_VCPUS] = {};
+	unsigned int i, idle[MAX_VCPUS] = {}, busy;
+
+	do {
+		sleep(1);
+		busy = 0;
+		for (i = 0; i < n; i++) {
+			if (READ_ONCE(run[i].finished))
+				continue;
+			busy++;
+			if (READ_ONCE(progress[i]) != last[i] ||
+			    READ_ONCE(run[i].storm_done)) {
+				last[i] = READ_ONCE(progress[i]);
+				idle[i] = 0;
+			} else if (++idle[i] == 60) {
+				WRITE_ONCE(run[i].stuck, true);
+				pthread_kill(th[i], SIGUSR1);
+			}
+		}
+	} while (busy);
+}
+
 static u32 add_dev(int pvfd, u32 type, u32 queues, int backend)
 {
 	struct pvchan_ctl_dev d = {
@@ -579,6 +659,7 @@ int main(void)
 		ksft_exit_fail_msg("PVCHAN_FUZZ_VCPUS: 1..%d\n", MAX_VCPUS);
 	ksft_set_plan(6);
 	signal(SIGALRM, pvchan_st_alarm);
+	signal(SIGUSR1, vcpu_thread_kick);
 	alarm(3000);
 
 	vm = vm_create_with_vcpus(nvcpus, guest_code, vcpus);
@@ -626,19 +707,18 @@ int main(void)
 	ksft_test_result_pass("vm%u: echo, block, network (tap down), clock; %lu vCPUs, seed %lu\n",
 			      b.vm_id, nvcpus, seed);
 
-	pthread_barrier_init(&storm_barrier, NULL, nvcpus);
+	storm_left = nvcpus;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < nvcpus; i++) {
 		run[i].vcpu = vcpus[i];
 		run[i].index = i;
 		pthread_create(&th[i], NULL, vcpu_thread, &run[i]);
 	}
+	watch_vcpus(vm, run, th, nvcpus);
 	for (i = 0; i < nvcpus; i++) {
 		pthread_join(th[i], NULL);
-		if (!run[i].done) {
-			all_done = false;
-			ksft_print_msg("vCPU %u stopped: %s\n", i, run[i].why);
-		}
+		if (!run[i].done)
+			all_done = false;	/* reported by its thread */
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9;
