@@ -104,7 +104,10 @@ fi
 
 # no_timer_check: under TCG on a busy host the IO-APIC timer check can
 # fail and panic the boot ("IO-APIC + timer doesn't work"), as in VMs.
-append="console=ttyS0 quiet panic=-1 no_timer_check pvscript=$script pvout=$out${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
+# rcu_cpu_stall_timeout: an emulated CPU that the busy host does not run
+# for a minute (two L1s on two cores) is not an RCU stall of L1's kernel;
+# 300 s is the most RCU takes, and a real hang hits the watchdogs first.
+append="console=ttyS0 quiet panic=-1 no_timer_check rcupdate.rcu_cpu_stall_timeout=300 pvscript=$script pvout=$out${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
 for e in "${envs[@]}"; do
 	if ! [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
 		echo "run-l1.sh: --env wants NAME=VALUE, got '$e'" >&2
@@ -123,13 +126,28 @@ if [[ ${#append} -gt 2047 ]]; then
 fi
 
 log=$out/l1-console.log
+rm -f "$log"
 start=$(date +%s)
 # Stall watchdog: once L1 runs the script it writes $out/.l1-heartbeat every
 # 10 s (l1-init).  No heartbeat for $stall s means the emulated machine
-# stopped making progress: stop QEMU rather than wait for --timeout.
+# stopped making progress: stop QEMU rather than wait for --timeout.  An
+# oops (a task killed in the kernel) usually leaves the script hung on what
+# the task held: QEMU is stopped 60 s after one, time for the script to
+# report what it can.
 rm -f "$out/.l1-heartbeat" "$out/.l1-stalled"
 (
+	oops=0
 	while sleep 15; do
+		if ((!oops)) && grep -qE 'kernel BUG at|BUG: unable to handle|general protection fault|Oops: ' \
+			"$log" 2>/dev/null; then
+			oops=$(date +%s)
+		fi
+		if ((oops && $(date +%s) - oops > 60)); then
+			echo "run-l1.sh: L1 kernel oops (see $log), stopping QEMU" |
+				tee "$out/.l1-stalled" >&2
+			pkill -TERM -f -- "pvout=$out "
+			break
+		fi
 		[[ -e $out/.l1-heartbeat ]] || continue
 		age=$(($(date +%s) - $(stat -c %Y "$out/.l1-heartbeat")))
 		if ((age > stall)); then
