@@ -401,15 +401,6 @@ static __attribute__((used, noipa)) void guest_main(u64 v)
 	GUEST_DONE();
 }
 
-/* As in pvchan_hypercall_test: enter with the ABI's stack alignment. */
-asm(".pushsection .text\n"
-	"guest_code:\n"
-	"	and $-16, %rsp\n"
-	"	call guest_main\n"
-	"	ud2\n"
-	".popsection\n");
-extern char guest_code[];
-
 /* ------------------------------------------------------------------ */
 /* Host. */
 

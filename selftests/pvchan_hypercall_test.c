@@ -737,18 +737,6 @@ static __attribute__((used, noipa)) void guest_main(void)
 	GUEST_DONE();
 }
 
-/*
- * The 6.1 library enters guest code with RSP 16-byte aligned, 8 bytes off
- * the ABI's alignment after a call, so SSE spills would fault: call in.
- */
-asm(".pushsection .text\n"
-	"guest_code:\n"
-	"	and $-16, %rsp\n"
-	"	call guest_main\n"
-	"	ud2\n"
-	".popsection\n");
-extern char guest_code[];
-
 /* ------------------------------------------------------------------ */
 /* Host. */
 

@@ -2,7 +2,8 @@
 # pvchanctl against the real host module; runs in L1 (harness/run-l1.sh).
 # The VMM is a real QEMU with KVM, kept paused: binding needs only its VM.
 # Checks each user error gets its clear message and exit code, and that
-# attach / status / SIGTERM / re-attach / VMM exit behave.  Prints TAP.
+# attach / status / rmmod while bound / SIGTERM / SIGKILL / re-attach /
+# VMM exit behave.  Prints TAP.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -51,6 +52,8 @@ a1=$!
 check "attach binds the VM" wait_for "$work/a1.log" '^pvchanctl: attached' 30
 expect "status lists the VM, device and queue counters" 0 "dev0/q1/stats" "$CTL" status
 expect "second attach to the same VM" 1 "already bound" "$CTL" attach --pid "$qpid"
+expect "rmmod pvchan_host with a VM bound is refused" 1 "in use" rmmod pvchan_host
+check "the VM stays bound after the refused rmmod" bash -c "ls -d $dbg/vm* >/dev/null 2>&1"
 
 kill -TERM "$a1"
 wait "$a1"
@@ -59,9 +62,19 @@ check "SIGTERM: says it unbinds" grep -q 'signal, unbinding' "$work/a1.log"
 check "SIGTERM: VM unbound" bash -c "! ls -d $dbg/vm* 2>/dev/null"
 check "VMM still running after unbind" kill -0 "$qpid"
 
+# A backend killed outright: closing its /dev/pvchan file unbinds.
+"$CTL" attach --pid "$qpid" --echo >"$work/a3.log" 2>&1 &
+a3=$!
+check "re-attach after unbind" wait_for "$work/a3.log" '^pvchanctl: attached' 30
+kill -KILL "$a3"
+wait "$a3"
+for _ in $(seq 30); do ls -d $dbg/vm* >/dev/null 2>&1 || break; sleep 1; done
+check "SIGKILL: VM unbound, module use count 0" \
+	bash -c "! ls -d $dbg/vm* 2>/dev/null && [ \$(cat /sys/module/pvchan_host/refcnt) = 0 ]"
+
 "$CTL" attach --pid "$qpid" --echo >"$work/a2.log" 2>&1 &
 a2=$!
-check "re-attach after unbind" wait_for "$work/a2.log" '^pvchanctl: attached' 30
+check "attach again after SIGKILL" wait_for "$work/a2.log" '^pvchanctl: attached' 30
 kill "$qpid"
 wait "$a2"
 check "VMM exit: pvchanctl exits 0" [ $? = 0 ]
