@@ -375,6 +375,10 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_NOTSUPP;
 	}
 
+	/* Injected fault: the request fails before it reaches the ring. */
+	if (pvchan_gfault(&gq->dev->faults.io_errors,
+			  &gq->stats.fault_io_errors))
+		return BLK_STS_IOERR;
 	spin_lock_irqsave(&gq->lock, flags);
 	if (bq->dead) {
 		/* blk-mq ends it: the tag's next request starts afresh. */
@@ -397,6 +401,9 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	sqe->addr = cpu_to_le64(addr);
 	sqe->args[0] = cpu_to_le64(sector);
 	sqe->args[1] = cpu_to_le64(nr_sectors);
+	/* Injected fault: a garbled descriptor (the host refuses it). */
+	if (pvchan_gfault(&gq->dev->faults.corrupt, &gq->stats.fault_corrupted))
+		sqe->opcode = cpu_to_le16(op ^ 0x8000);
 	atomic64_inc(&gq->stats.submitted);
 	atomic64_inc(&bq->ops[op]);
 	trace_pvchan_guest_req_submit(gq->dev->index, gq->index, req_id, op);
@@ -685,6 +692,7 @@ static void pvchan_blk_debugfs_init(struct pvchan_blk *blk)
 	blk->dbg = debugfs_create_dir(name, pvchan_gdbg_root);
 	debugfs_create_u64("capacity_changes", 0444, blk->dbg,
 			   &blk->capacity_changes);
+	pvchan_gdev_debugfs_faults(dev, blk->dbg, true);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_gqueue *gq = &dev->queues[i];
 

@@ -73,6 +73,10 @@ struct pvchan_gqueue_stats {
 	atomic64_t timeouts;
 	atomic64_t lost_irqs;
 	atomic64_t route_updates;
+	atomic64_t fault_kicks_dropped;
+	atomic64_t fault_irqs_dropped;
+	atomic64_t fault_io_errors;
+	atomic64_t fault_corrupted;
 	struct pvchan_hist lat_total;
 	struct pvchan_hist lat_host_backend;
 	struct pvchan_hist lat_host_post;
@@ -109,6 +113,24 @@ struct pvchan_gqueue {
 };
 
 /**
+ * struct pvchan_gfaults - fault injection on the guest side of a device.
+ * @drop_kicks: kicks to leave out (entries published, host not told).
+ * @drop_irqs: completion interrupts to ignore (default handler only).
+ * @io_errors: requests to fail in the guest before they reach the ring.
+ * @corrupt: descriptors to garble (opcode) before they are published.
+ *
+ * Each is a count set in debugfs (fault_*, root only) and taken down by
+ * one per fault injected; 0, the default, injects nothing.  The device
+ * driver decides which it honours (pvchan_gdev_debugfs_faults()).
+ */
+struct pvchan_gfaults {
+	atomic_t drop_kicks;
+	atomic_t drop_irqs;
+	atomic_t io_errors;
+	atomic_t corrupt;
+};
+
+/**
  * struct pvchan_gdev - a device enumerated from the host.
  * @index: device index for hypercalls.
  * @desc: descriptor as read (and checked) at probe.
@@ -117,6 +139,7 @@ struct pvchan_gqueue {
  * @gone: the host removed the device (hot-remove): its driver fails what
  *	is in flight and makes no more hypercalls for it.
  * @dbg: debugfs directory.
+ * @faults: fault injection knobs.
  * @priv: device-type driver state.
  * @queues: the queues.
  */
@@ -127,6 +150,7 @@ struct pvchan_gdev {
 	u32 queue_size;
 	bool gone;
 	struct dentry *dbg;
+	struct pvchan_gfaults faults;
 	void *priv;
 	struct pvchan_gqueue queues[];
 };
@@ -162,6 +186,9 @@ void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
 void pvchan_gqueue_kick(struct pvchan_gqueue *q);
 int pvchan_gqueue_restart(struct pvchan_gqueue *q);
 void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q);
+bool pvchan_gfault(atomic_t *knob, atomic64_t *count);
+void pvchan_gdev_debugfs_faults(struct pvchan_gdev *dev, struct dentry *dir,
+				bool requests);
 void pvchan_gqueue_account(struct pvchan_gqueue *q, u64 submit_ns,
 			   const struct pvchan_cqe *cqe);
 

@@ -4,6 +4,7 @@
  * submission with kick suppression, completion reaping with interrupt
  * suppression, and the generic queue setup every device type uses.
  */
+#include <linux/debugfs.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/ktime.h>
@@ -165,6 +166,10 @@ void pvchan_gqueue_kick(struct pvchan_gqueue *q)
 		atomic64_inc(&q->stats.kicks_suppressed);
 		return;
 	}
+	/* Injected fault: the host is not told (timeouts recover). */
+	if (pvchan_gfault(&q->dev->faults.drop_kicks,
+			  &q->stats.fault_kicks_dropped))
+		return;
 	atomic64_inc(&q->stats.kicks);
 	ret = pvchan_hc(PVCHAN_HC_KICK, q->dev->index, q->index, 0, 0);
 	if (ret)
@@ -225,6 +230,10 @@ static irqreturn_t pvchan_gqueue_irq(int irq, void *data)
 	unsigned long flags;
 
 	atomic64_inc(&q->stats.irqs);
+	/* Injected fault: the interrupt is lost (found at timeout). */
+	if (pvchan_gfault(&q->dev->faults.drop_irqs,
+			  &q->stats.fault_irqs_dropped))
+		return IRQ_HANDLED;
 	spin_lock_irqsave(&q->lock, flags);
 	pvchan_gqueue_reap(q);
 	spin_unlock_irqrestore(&q->lock, flags);
@@ -330,10 +339,58 @@ void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q)
 	seq_printf(m, "timeouts %lld\nlost_irqs %lld\n",
 		   atomic64_read(&s->timeouts), atomic64_read(&s->lost_irqs));
 	seq_printf(m, "route_updates %lld\n", atomic64_read(&s->route_updates));
+	seq_printf(m, "fault_kicks_dropped %lld\nfault_irqs_dropped %lld\n",
+		   atomic64_read(&s->fault_kicks_dropped),
+		   atomic64_read(&s->fault_irqs_dropped));
+	seq_printf(m, "fault_io_errors %lld\nfault_corrupted %lld\n",
+		   atomic64_read(&s->fault_io_errors),
+		   atomic64_read(&s->fault_corrupted));
 	pvchan_hist_show(m, "latency_total", &s->lat_total);
 	pvchan_hist_show(m, "stage_host_backend", &s->lat_host_backend);
 	pvchan_hist_show(m, "stage_host_post", &s->lat_host_post);
 	pvchan_hist_show(m, "stage_channel", &s->lat_channel);
+}
+
+/**
+ * pvchan_gfault() - take one injected fault from a knob, if armed.
+ * @knob: a &struct pvchan_gfaults count.
+ * @count: the queue's counter of that fault, bumped when one is taken.
+ *
+ * Context: any.
+ *
+ * Return: true if the caller must inject the fault now.
+ */
+bool pvchan_gfault(atomic_t *knob, atomic64_t *count)
+{
+	if (likely(!atomic_read(knob)) || atomic_dec_if_positive(knob) < 0)
+		return false;
+	atomic64_inc(count);
+	return true;
+}
+
+/**
+ * pvchan_gdev_debugfs_faults() - the fault knobs of a device, in @dir.
+ * @dev: the device.
+ * @dir: its debugfs directory.
+ * @requests: the driver honours io_errors and corrupt as well (it builds
+ *	requests that can fail or be garbled one at a time).
+ *
+ * Kicks and interrupts are common to every queue (pvchan_gqueue_kick(),
+ * the default interrupt handler).  Root only, as netdevsim's.
+ */
+void pvchan_gdev_debugfs_faults(struct pvchan_gdev *dev, struct dentry *dir,
+				bool requests)
+{
+	debugfs_create_atomic_t("fault_drop_kicks", 0600, dir,
+				&dev->faults.drop_kicks);
+	debugfs_create_atomic_t("fault_drop_irqs", 0600, dir,
+				&dev->faults.drop_irqs);
+	if (!requests)
+		return;
+	debugfs_create_atomic_t("fault_io_errors", 0600, dir,
+				&dev->faults.io_errors);
+	debugfs_create_atomic_t("fault_corrupt_descriptors", 0600, dir,
+				&dev->faults.corrupt);
 }
 
 /**

@@ -6,7 +6,10 @@
 # completions, lost interrupts, lost kicks, lost completions and a slow
 # backend must be recovered from (timeout, queue reset, resubmission) with
 # every byte verified; a stalled queue must fail its I/O with EIO in
-# bounded time, and the disk must work again afterwards.  Prints TAP.
+# bounded time, and the disk must work again afterwards.  Then the guest's
+# own knobs (debugfs of pvchan_guest): an I/O error and a garbled
+# descriptor reach fio as EIO, lost interrupts and kicks are recovered
+# from.  Prints TAP.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -54,7 +57,7 @@ declare -A arm=(
 	[drop_completions]="fault_drop_completions 2" [delay]="fault_delay_us 2000"
 	[stall]="fault_drop_completions 1000000"
 )
-phases="none io_errors dup_completions corrupt_descriptors drop_irqs drop_kicks drop_completions delay stall none_after"
+phases="none io_errors dup_completions corrupt_descriptors drop_irqs drop_kicks drop_completions g_io_errors g_corrupt g_drop_irqs g_drop_kicks delay stall none_after"
 for k in $phases; do
 	l2_wait "$work/l2.log" "^G arm $k" 600 || break
 	for f in $knobs; do echo 0 >"$hdev/$f"; done
@@ -87,6 +90,14 @@ check "garbled descriptor ($(hsum fault_corrupted) injected): fio sees EIO ($(fr
 check "lost interrupts ($(hsum fault_irqs_dropped) dropped, $(gq lost_irqs) found at timeout): fio --verify passes ($(fres drop_irqs))" c_irq
 check "lost kicks ($(hsum fault_kicks_dropped) dropped): recovered, fio --verify passes ($(fres drop_kicks))" c_kick
 check "lost completions ($(hsum fault_dropped) in all, with the stall): recovered by timeouts, fio --verify passes ($(fres drop_completions))" ok_fio drop_completions
+c_gio() { eio_fio g_io_errors && [ "$(gq fault_io_errors)" = 1 ]; }
+c_gcorrupt() { eio_fio g_corrupt && [ "$(gq fault_corrupted)" = 1 ]; }
+c_girq() { ok_fio g_drop_irqs && [ "$(gq fault_irqs_dropped)" = 4 ]; }
+c_gkick() { ok_fio g_drop_kicks && [ "$(gq fault_kicks_dropped)" = 2 ]; }
+check "guest knob, I/O error ($(gq fault_io_errors) injected): fio sees EIO ($(fres g_io_errors))" c_gio
+check "guest knob, garbled descriptor ($(gq fault_corrupted) injected): the host refuses it, fio sees EIO ($(fres g_corrupt))" c_gcorrupt
+check "guest knob, lost interrupts ($(gq fault_irqs_dropped) ignored): fio --verify passes ($(fres g_drop_irqs))" c_girq
+check "guest knob, lost kicks ($(gq fault_kicks_dropped) left out): recovered, fio --verify passes ($(fres g_drop_kicks))" c_gkick
 check "slow backend (2 ms a request): fio --verify passes ($(fres delay))" ok_fio delay
 check "stalled queue: fio fails with EIO in bounded time ($(fres stall))" eio_fio stall
 check "the disk works again afterwards: fio --verify passes ($(fres none_after))" ok_fio none_after

@@ -1,6 +1,6 @@
 # shellcheck shell=dash
 # L2 side of the fault suite (/test.sh, busybox sh): fio --verify on pvda
-# under each host fault in turn.  For each phase it prints "G arm KIND",
+# under each host fault in turn, then each of the guest's own (g_*).  For each phase it prints "G arm KIND",
 # waits until L1 has armed the fault and announced it (a configuration
 # change of the disk), runs fio, and prints "G fio_KIND RC SECONDS EIO".
 G() { echo "G $*"; }
@@ -18,10 +18,20 @@ armed() {
 # 2 MiB of 4 KiB random writes with crc32c headers, read back
 # and verified; every phase its own range.
 off=0
+gd=/sys/kernel/debug/pvchan-guest/blk0
+gknobs="fault_io_errors fault_corrupt_descriptors fault_drop_irqs fault_drop_kicks"
 for k in none io_errors dup_completions corrupt_descriptors drop_irqs \
-	drop_kicks drop_completions delay stall none_after; do
+	drop_kicks drop_completions g_io_errors g_corrupt g_drop_irqs \
+	g_drop_kicks delay stall none_after; do
 	G arm "$k"
 	armed
+	# g_*: the guest's own knobs (L1 arms none of the host's).
+	case $k in
+	g_io_errors) echo 1 >$gd/fault_io_errors ;;
+	g_corrupt) echo 1 >$gd/fault_corrupt_descriptors ;;
+	g_drop_irqs) echo 4 >$gd/fault_drop_irqs ;;
+	g_drop_kicks) echo 2 >$gd/fault_drop_kicks ;;
+	esac
 	t0=$(cut -d. -f1 /proc/uptime)
 	hostrun /usr/bin/fio --name="$k" --filename=/dev/pvda --direct=1 \
 		--ioengine=libaio --rw=randwrite --bs=4k --iodepth=8 \
@@ -30,6 +40,7 @@ for k in none io_errors dup_completions corrupt_descriptors drop_irqs \
 	rc=$?
 	G "fio_$k" "$rc $(($(cut -d. -f1 /proc/uptime) - t0)) $(grep -c 'Input/output error' /tmp/"$k".log)"
 	[ $rc = 0 ] || sed "s/^/# fio $k: /" /tmp/"$k".log | grep -v '^# fio [a-z_]*: [0-9];' | head -n 5
+	for f in $gknobs; do echo 0 >$gd/$f; done
 	off=$((off + 4))
 done
 for q in /sys/kernel/debug/pvchan-guest/blk0/q*; do
