@@ -135,6 +135,8 @@ check "read-only disk reads the host file" [ "$(g pvdb_sha)" = "$d1sha" ]
 check "read-only disk refuses writes" [ "$(g ro_write_rc)" = 1 ]
 check "mkfs.ext4 and mount on the loop-backed disk" [ "$(g mkfs_rc)$(g mount_rc)$(g umount_rc)" = 000 ]
 check "e2fsck -fn clean" [ "$(g fsck_rc)" = 0 ]
+check "rmmod pvchan_guest with ext4 mounted is refused (rc $(g rmmod_busy_rc)), the module stays" \
+	[ -n "$(g rmmod_busy_rc)" -a "$(g rmmod_busy_rc)" != 0 -a "$(g rmmod_busy_loaded)" = 1 ]
 check "files verified after remount" [ "$(g files_ok)" = 1 ]
 check "udev: /dev/disk/by-id/pvchan-PVTEST0 and -PVLOOP2 name pvda and pvdc" \
 	[ "$(g byid_pvda) $(g byid_pvdc)" = "../../pvda ../../pvdc" ]

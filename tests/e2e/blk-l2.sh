@@ -68,6 +68,12 @@ done
 hostrun /usr/bin/dd if=/dev/urandom of=/tmp/big bs=1M count=16 status=none
 cp /tmp/big /mnt/big
 sha256sum </tmp/big | cut -d' ' -f1 >/tmp/big.sha
+# Unloading the driver under a mounted file system is refused (the
+# disk holds the module), and the file system goes on as before.
+rmmod pvchan_guest 2>/tmp/rmmod.err
+G rmmod_busy_rc $?
+G rmmod_busy_loaded "$([ -d /sys/module/pvchan_guest ] && echo 1 || echo 0)"
+sed 's/^/# rmmod: /' /tmp/rmmod.err
 sync
 umount /mnt && G umount_rc 0
 hostrun /sbin/e2fsck -fn /dev/pvdc >/tmp/fsck.log 2>&1
