@@ -76,6 +76,7 @@ if [[ -n $kdir ]]; then
 	[[ -f $kdir/bzImage && -s $kdir/kernelrelease ]] ||
 		{ echo "run-l1.sh: $kdir has no bzImage or kernelrelease" >&2; exit 2; }
 	kernel=$kdir/bzImage
+	sysmap=$kdir/build/System.map
 	krel=$(<"$kdir/kernelrelease")
 	# L1's KVER is this kernel's; L2 keeps booting $KVER (Debian's).
 	envs=("PVCHAN_KDIR=$kdir" "KVER=$krel" "PVCHAN_L2_KVER=$KVER" "${envs[@]}")
@@ -88,6 +89,8 @@ if [[ -n $kdir ]]; then
 	mkargs=(--no-modules "$initrd" l1)
 else
 	kernel=/boot/vmlinuz-$KVER
+	# Debian's System.map is a stub: l1-init saves L1's own text symbols.
+	sysmap=$out/.l1-sysmap.gz
 	# Initramfs cache, keyed by everything that goes into the image.
 	key=$( {
 		echo "$KVER"
@@ -107,7 +110,7 @@ fi
 # rcu_cpu_stall_timeout: an emulated CPU that the busy host does not run
 # for a minute (two L1s on two cores) is not an RCU stall of L1's kernel;
 # 300 s is the most RCU takes, and a real hang hits the watchdogs first.
-append="console=ttyS0 quiet panic=-1 no_timer_check rcupdate.rcu_cpu_stall_timeout=300 pvscript=$script pvout=$out${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
+append="console=ttyS0 quiet panic=-1 no_timer_check rcupdate.rcu_cpu_stall_timeout=300 pvscript=$script pvout=$out${kdir:+ PVCHAN_SYSMAP=1}${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
 for e in "${envs[@]}"; do
 	if ! [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
 		echo "run-l1.sh: --env wants NAME=VALUE, got '$e'" >&2
@@ -134,7 +137,78 @@ start=$(date +%s)
 # oops (a task killed in the kernel) usually leaves the script hung on what
 # the task held: QEMU is stopped 60 s after one, time for the script to
 # report what it can.
-rm -f "$out/.l1-heartbeat" "$out/.l1-stalled"
+rm -f "$out"/.l1-*
+# Where a stalled L1's vCPUs are: registers and code from QEMU's monitor,
+# the instruction pointers named from the kernel's System.map (L1 boots
+# this machine's kernel; .l1-kallsyms gives its KASLR offset) or from
+# .l1-modules.  Kept in .l1-regs.
+l1_where() {
+	python3 - "$out" "$sysmap" <<'PY' 2>&1 | tee "$out/.l1-regs"
+import re, socket, sys, time
+out, smap = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+try:
+    s.connect(out + "/.l1-mon")
+except OSError as e:
+    print("no monitor:", e)
+    sys.exit(0)
+buf = b""
+for cmd in ["info cpus", "info registers -a", "x/8i $pc"]:
+    s.sendall(cmd.encode() + b"\n")
+    time.sleep(2)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+            if len(d) < 65536:
+                break
+    except socket.timeout:
+        pass
+text = buf.decode(errors="replace")
+print(text)
+syms = []
+try:
+    import gzip
+    for line in (gzip.open(smap, "rt") if smap.endswith(".gz") else open(smap)):
+        f = line.split()
+        if len(f) == 3 and f[1] in "tTwW":
+            syms.append((int(f[0], 16), f[2]))
+except OSError:
+    pass
+syms.sort()
+off = None
+try:
+    for line in open(out + "/.l1-kallsyms"):
+        a, _, n = line.split()[:3]
+        for sa, sn in syms:
+            if sn == n and off is None:
+                off = int(a, 16) - sa
+except (OSError, ValueError):
+    pass
+mods = []
+try:
+    for line in open(out + "/.l1-modules"):
+        f = line.split()
+        mods.append((int(f[5], 16), int(f[1]), f[0]))
+except (OSError, IndexError, ValueError):
+    pass
+import bisect
+for rip in re.findall(r"RIP=([0-9a-f]{16})", text):
+    ip = int(rip, 16)
+    name = "?"
+    for base, size, m in mods:
+        if base <= ip < base + size:
+            name = "%s+%#x (module)" % (m, ip - base)
+    if name == "?" and syms and off is not None:
+        i = bisect.bisect_right([a for a, _ in syms], ip - off) - 1
+        if i >= 0:
+            name = "%s+%#x" % (syms[i][1], ip - off - syms[i][0])
+    print("run-l1.sh: vCPU at RIP %s: %s" % (rip, name))
+PY
+}
 (
 	oops=0
 	while sleep 15; do
@@ -153,6 +227,7 @@ rm -f "$out/.l1-heartbeat" "$out/.l1-stalled"
 		if ((age > stall)); then
 			echo "run-l1.sh: L1 stalled: no heartbeat for ${age}s, stopping QEMU" |
 				tee "$out/.l1-stalled" >&2
+			l1_where >&2
 			# QEMU's command line has "pvout=$out " (more arguments follow).
 			pkill -TERM -f -- "pvout=$out "
 			break
@@ -167,6 +242,7 @@ timeout --foreground -k 10 "$timeout" "$QEMU" \
 	-nodefaults -nographic -serial stdio -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-monitor "unix:$out/.l1-mon,server=on,wait=off" \
 	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev "local,id=out,path=$out,security_model=none" \
