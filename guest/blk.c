@@ -15,7 +15,10 @@
  * the host holds no request of that ring), which sends the queue's requests
  * back to blk-mq to be issued again, or fails those that have timed out
  * PVCHAN_BLK_MAX_TIMEOUTS times.  If the host refuses the restart, the
- * queue is dead and fails its requests at once.
+ * queue is dead and fails its requests at once.  A host that is gone
+ * (pvchanctl killed) is main.c's: requests wait for the reconnection, which
+ * issues them again (pvchan_blk_reconnect()), or for reconnect_timeout,
+ * when the disk is removed and they fail.
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
@@ -96,7 +99,8 @@ struct pvchan_blk_req {
  * @gq: the pvchan queue (hardware queue @gq->index).
  * @reset_work: recovery after a timeout.
  * @dead: the host refused to restart the queue; protected by @gq->lock.
- * @resets: reset work runs.
+ * @resets: recoveries (reset work runs, reconnections).
+ * @requeued: requests taken back from the host and issued again.
  * @ops: requests submitted, by PVCHAN_BLK_OP_*.
  * @bytes: bytes the host reported done in successful completions.
  * @errors: completions with an error status from the host.
@@ -107,6 +111,7 @@ struct pvchan_blk_queue {
 	struct work_struct reset_work;
 	bool dead;
 	atomic64_t resets;
+	atomic64_t requeued;
 	atomic64_t ops[PVCHAN_BLK_OP_WRITE_ZEROES + 1];
 	atomic64_t bytes;
 	atomic64_t errors;
@@ -124,6 +129,8 @@ struct pvchan_blk_queue {
  * @serial: serial number from the host, printable characters only.
  * @capacity_changes: capacity changes announced by the host and applied
  *	(written by the event work only).
+ * @reconnects: sessions resumed after the host was lost (written by the
+ *	link work only).
  * @queues: per queue state.
  */
 struct pvchan_blk {
@@ -136,6 +143,7 @@ struct pvchan_blk {
 	unsigned int max_segs;
 	char serial[PVCHAN_BLK_SERIAL_LEN + 1];
 	u64 capacity_changes;
+	u64 reconnects;
 	struct pvchan_blk_queue queues[];
 };
 
@@ -502,6 +510,9 @@ static enum blk_eh_timer_return pvchan_blk_timeout(struct request *rq)
 	unsigned long flags;
 	u64 req_id = 0;
 
+	/* The host is gone: the reconnection resubmits, or fails, it. */
+	if (pvchan_channel_lost())
+		return BLK_EH_RESET_TIMER;
 	spin_lock_irqsave(&bq->gq->lock, flags);
 	/* Its completion may be on the ring, its interrupt lost: look. */
 	reaped = pvchan_gqueue_reap(bq->gq);
@@ -558,9 +569,53 @@ static bool pvchan_blk_reset_rq(struct request *rq, void *data)
 		req->status = BLK_STS_IOERR;
 		blk_mq_complete_request(rq);
 	} else {
+		atomic64_inc(&bq->requeued);
 		blk_mq_requeue_request(rq, false);
 	}
 	return true;
+}
+
+/*
+ * Take a queue's requests back from the host: complete those it finished,
+ * restart the ring, then requeue (or fail, see pvchan_blk_reset_rq()) the
+ * others.  Called by the reset work, or by the reconnection with the
+ * reset work flushed; either way only one at a time.
+ *
+ * Return: 0, or -ENOTCONN if the host is gone and a reconnection will come:
+ * the requests then stay in flight, for it to resubmit.
+ */
+static int pvchan_blk_recover(struct pvchan_blk_queue *bq)
+{
+	struct pvchan_blk *blk = bq->blk;
+	struct request_queue *q = blk->disk->queue;
+	struct pvchan_gqueue *gq = bq->gq;
+	unsigned long flags;
+	int ret = 0;
+
+	atomic64_inc(&bq->resets);
+	blk_mq_quiesce_queue(q);
+	spin_lock_irqsave(&gq->lock, flags);
+	pvchan_gqueue_reap(gq);
+	spin_unlock_irqrestore(&gq->lock, flags);
+	if (!bq->dead) {
+		ret = pvchan_gqueue_restart(gq);
+		if (ret == -ENOTCONN && pvchan_channel_resumable())
+			goto out;
+	}
+	if (ret) {
+		pvchan_host_err("%s: q%u: host refused to restart the queue, failing its I/O\n",
+				blk->disk->disk_name, gq->index);
+		spin_lock_irqsave(&gq->lock, flags);
+		bq->dead = true;
+		spin_unlock_irqrestore(&gq->lock, flags);
+		ret = 0;
+	}
+	/* The host holds no request of the ring now: take them all back. */
+	blk_mq_tagset_busy_iter(&blk->tag_set, pvchan_blk_reset_rq, bq);
+out:
+	blk_mq_unquiesce_queue(q);
+	blk_mq_kick_requeue_list(q);
+	return ret;
 }
 
 static void pvchan_blk_reset_work(struct work_struct *work)
@@ -568,10 +623,7 @@ static void pvchan_blk_reset_work(struct work_struct *work)
 	struct pvchan_blk_queue *bq = container_of(work,
 						   struct pvchan_blk_queue,
 						   reset_work);
-	struct pvchan_blk *blk = bq->blk;
-	struct request_queue *q = blk->disk->queue;
-	struct pvchan_gqueue *gq = bq->gq;
-	unsigned long flags;
+	struct request_queue *q = bq->blk->disk->queue;
 
 	/*
 	 * As nbd's recv_work does: hold q_usage_counter so that del_gendisk()
@@ -581,20 +633,7 @@ static void pvchan_blk_reset_work(struct work_struct *work)
 	 */
 	if (!percpu_ref_tryget(&q->q_usage_counter))
 		return;
-	atomic64_inc(&bq->resets);
-	blk_mq_quiesce_queue(q);
-	/* Only this work sets dead (the workqueue is ordered). */
-	if (!bq->dead && pvchan_gqueue_restart(gq)) {
-		pvchan_host_err("%s: q%u: host refused to restart the queue, failing its I/O\n",
-				blk->disk->disk_name, gq->index);
-		spin_lock_irqsave(&gq->lock, flags);
-		bq->dead = true;
-		spin_unlock_irqrestore(&gq->lock, flags);
-	}
-	/* The host holds no request of the ring now: take them all back. */
-	blk_mq_tagset_busy_iter(&blk->tag_set, pvchan_blk_reset_rq, bq);
-	blk_mq_unquiesce_queue(q);
-	blk_mq_kick_requeue_list(q);
+	pvchan_blk_recover(bq);
 	percpu_ref_put(&q->q_usage_counter);
 }
 
@@ -672,6 +711,7 @@ static int pvchan_blk_stats_show(struct seq_file *m, void *unused)
 
 	pvchan_gqueue_stats_show(m, bq->gq);
 	seq_printf(m, "resets %lld\n", atomic64_read(&bq->resets));
+	seq_printf(m, "requeued %lld\n", atomic64_read(&bq->requeued));
 	seq_printf(m, "bytes %lld\n", atomic64_read(&bq->bytes));
 	seq_printf(m, "errors %lld\n", atomic64_read(&bq->errors));
 	for (i = 0; i < ARRAY_SIZE(names); i++)
@@ -692,6 +732,7 @@ static void pvchan_blk_debugfs_init(struct pvchan_blk *blk)
 	blk->dbg = debugfs_create_dir(name, pvchan_gdbg_root);
 	debugfs_create_u64("capacity_changes", 0444, blk->dbg,
 			   &blk->capacity_changes);
+	debugfs_create_u64("reconnects", 0444, blk->dbg, &blk->reconnects);
 	pvchan_gdev_debugfs_faults(dev, blk->dbg, true);
 	for (i = 0; i < dev->num_queues; i++) {
 		struct pvchan_gqueue *gq = &dev->queues[i];
@@ -887,6 +928,58 @@ void pvchan_blk_config_changed(struct pvchan_gdev *dev)
 }
 
 /**
+ * pvchan_blk_reconnect() - the host is back: restart the disk's queues and
+ * resubmit its requests in flight.
+ * @dev: device set up by pvchan_blk_probe().
+ *
+ * Writes the host finished before it went away are completed from the
+ * ring; the others are issued again, which is safe: a write not yet
+ * acknowledged may be written twice, with the same data.  The disk must
+ * be the same: another serial number or block size is refused.
+ *
+ * Context: process context (the link work, which excludes removal); sleeps.
+ * Return: 0, -ENOTCONN (the host went away again) or -ENODEV.
+ */
+int pvchan_blk_reconnect(struct pvchan_gdev *dev)
+{
+	char serial[PVCHAN_BLK_SERIAL_LEN + 1];
+	struct pvchan_blk *blk = dev->priv;
+	struct pvchan_blk_config cfg;
+	struct pvchan_blk_limits lim;
+	unsigned long flags;
+	unsigned int i;
+	int ret;
+
+	ret = pvchan_dev_config(dev, &cfg, sizeof(cfg));
+	if (ret)
+		return ret == -ENOTCONN ? ret : -ENODEV;
+	pvchan_blk_parse_config(dev, &cfg, &lim);
+	pvchan_blk_copy_serial(serial, cfg.serial);
+	if (strcmp(serial, blk->serial) ||
+	    lim.lbs != queue_logical_block_size(blk->disk->queue)) {
+		pr_warn("%s: the host's disk is another one now (serial '%s', %u-byte blocks)\n",
+			blk->disk->disk_name, serial, lim.lbs);
+		return -ENODEV;
+	}
+	/* A reset work queued before the loss was seen runs first. */
+	flush_workqueue(blk->wq);
+	for (i = 0; i < dev->num_queues; i++) {
+		struct pvchan_blk_queue *bq = &blk->queues[i];
+
+		/* A new session: a queue the old host refused may work. */
+		spin_lock_irqsave(&bq->gq->lock, flags);
+		bq->dead = false;
+		spin_unlock_irqrestore(&bq->gq->lock, flags);
+		ret = pvchan_blk_recover(bq);
+		if (ret)
+			return ret;
+	}
+	blk->reconnects++;
+	pvchan_blk_config_changed(dev);
+	return 0;
+}
+
+/**
  * pvchan_blk_remove() - remove a block device's disk and stop its queues.
  * @dev: device set up by pvchan_blk_probe(); with @dev->gone set (the host
  *	removed it) its requests in flight end with an I/O error.
@@ -910,7 +1003,7 @@ void pvchan_blk_remove(struct pvchan_gdev *dev)
 		 * queues fail new requests, and their reset work fails those
 		 * in flight, so del_gendisk() has nothing to wait for.
 		 */
-		pr_info("%s: removed by the host, failing its I/O\n",
+		pr_info("%s: removed, failing its I/O\n",
 			blk->disk->disk_name);
 		for (i = 0; i < dev->num_queues; i++) {
 			struct pvchan_blk_queue *bq = &blk->queues[i];

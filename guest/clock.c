@@ -25,6 +25,7 @@
  * with CLOCK_PAIR; chrony or phc2sys can discipline the guest with it.
  */
 #include <linux/clocksource.h>
+#include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
 #include <linux/math64.h>
@@ -32,6 +33,7 @@
 #include <linux/mutex.h>
 #include <linux/ptp_clock_kernel.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <asm/barrier.h>
 #include <asm/msr.h>
 
@@ -555,6 +557,62 @@ void pvchan_clock_remove(struct pvchan_gdev *dev)
 	mutex_unlock(&clk->lock);
 	kfree(clk->pair);
 	kfree(clk);
+}
+
+struct pvchan_clock_again {
+	struct pvchan_clock *clk;
+	long ret;
+};
+
+/* On each CPU in turn (IPI): register its record with the new session. */
+static void pvchan_clock_record_again(void *arg)
+{
+	struct pvchan_clock_again *a = arg;
+	unsigned int cpu = smp_processor_id();
+
+	a->ret = pvchan_hc(PVCHAN_HC_CLOCK_RECORD, a->clk->dev->index,
+			   virt_to_phys(a->clk->rec[cpu]),
+			   sizeof(struct pvchan_clock_record), 0);
+}
+
+/**
+ * pvchan_clock_reconnect() - the host is back: register the time records
+ * again and follow its word on the TSC.
+ * @dev: device set up by pvchan_clock_probe().
+ *
+ * The records keep their memory; the new session writes them from its
+ * first update on (the version protocol covers the switch).
+ *
+ * Context: process context (the link work); sleeps.
+ * Return: 0 or -ENOTCONN (the host went away again).
+ */
+int pvchan_clock_reconnect(struct pvchan_gdev *dev)
+{
+	struct pvchan_clock_again a = { .clk = dev->priv };
+	unsigned int cpu;
+	int ret = 0;
+
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		/* Records exist while the hotplug state does. */
+		if (!a.clk->hp_state)
+			break;
+		smp_call_function_single(cpu, pvchan_clock_record_again, &a,
+					 true);
+		if (pvchan_hc_lost(a.ret)) {
+			ret = -ENOTCONN;
+			break;
+		}
+		if (a.ret) {
+			atomic_inc(&a.clk->record_errors);
+			pr_err("dev%u: CPU %u: host refused the time record: %ld\n",
+			       dev->index, cpu, a.ret);
+		}
+	}
+	cpus_read_unlock();
+	if (!ret)
+		pvchan_clock_config_changed(dev);
+	return ret;
 }
 
 /**

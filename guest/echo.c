@@ -372,6 +372,38 @@ out_free:
 }
 
 /**
+ * pvchan_echo_reconnect() - the host is back: restart the queues; requests
+ * of a run that timed out are forgotten, their slots free again.
+ * @dev: device set up by pvchan_echo_probe().
+ *
+ * Context: process context (the link work); waits for a run to end.
+ * Return: 0, -ENOTCONN (the host went away again) or -ENODEV (the host
+ * refused a ring).
+ */
+int pvchan_echo_reconnect(struct pvchan_gdev *dev)
+{
+	struct pvchan_echo *echo = dev->priv;
+	unsigned long flags;
+	unsigned int i, j;
+	int ret = 0;
+
+	mutex_lock(&echo->run_lock);
+	for (i = 0; i < dev->num_queues && !ret; i++) {
+		struct pvchan_echo_queue *eq = &echo->queues[i];
+
+		ret = pvchan_gqueue_restart(eq->gq);
+		if (ret)
+			break;
+		spin_lock_irqsave(&eq->gq->lock, flags);
+		for (j = 0; j < PVCHAN_ECHO_WINDOW; j++)
+			eq->slots[j].busy = false;
+		spin_unlock_irqrestore(&eq->gq->lock, flags);
+	}
+	mutex_unlock(&echo->run_lock);
+	return ret && ret != -ENOTCONN ? -ENODEV : ret;
+}
+
+/**
  * pvchan_echo_remove() - stop an echo device; the host has let go of every
  * buffer before it is freed.
  * @dev: device set up by pvchan_echo_probe().

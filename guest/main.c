@@ -59,19 +59,59 @@ static atomic64_t pvchan_hc_count[PVCHAN_HC_COUNT + 1];
 static atomic64_t pvchan_hc_errors;
 static atomic64_t pvchan_req_seq;
 
-/**
- * pvchan_hc() - issue a pvchan hypercall and count it.
- * @nr: PVCHAN_HC_*.
- * @a0: argument.
- * @a1: argument.
- * @a2: argument.
- * @a3: argument.
+/*
+ * Reconnection.  A hypercall answered as by no host (pvchan_hc_lost():
+ * the VM was unbound, pvchanctl exited or was killed, or it is bound again
+ * to a session this guest has not greeted) queues pvchan_link_work (so
+ * that an idle guest notices too, pvchan_beat_work makes such a call,
+ * DEV_MAP, every heartbeat_ms).  The link work confirms the loss with
+ * DEV_MAP, which changes nothing on the host, and
+ * then says HELLO every PVCHAN_LINK_POLL until a host answers.  A host
+ * with the same features gets the devices back (pvchan_dev_resume(): same
+ * index, type, features, enough queues, and the driver's own checks, such
+ * as a disk's serial); each driver sets its queues up again and resubmits
+ * what was in flight.  Meanwhile requests wait: block timeouts are not
+ * counted.  A device that is not what it was is removed as by a
+ * hot-remove, and so is every device if no host comes back within
+ * reconnect_timeout seconds (their I/O fails with EIO); polling then goes
+ * on, slower, and a host that comes back later gets its devices probed as
+ * new ones.
  *
- * Context: any; the hypercall does not sleep in the guest.
- * Return: the host's result (0, -PVCHAN_E*, or a negative KVM code).
+ * pvchan_watch: set once the devices are probed, cleared at module exit
+ * (no more reconnection).  pvchan_lost, pvchan_lost_at, pvchan_failed:
+ * written by the link work under pvchan_devs_lock; pvchan_lost is read
+ * anywhere (pvchan_channel_lost()).
  */
-long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
-	       unsigned long a2, unsigned long a3)
+#define PVCHAN_LINK_POLL	(HZ / 5)
+#define PVCHAN_LINK_POLL_SLOW	(5 * HZ)
+
+static unsigned int reconnect_timeout = 60;
+module_param(reconnect_timeout, uint, 0644);
+MODULE_PARM_DESC(reconnect_timeout,
+		 "Seconds I/O waits for a lost host to come back before it fails (0-3600, default 60)");
+
+static unsigned int heartbeat_ms = 1000;
+module_param(heartbeat_ms, uint, 0444);
+MODULE_PARM_DESC(heartbeat_ms,
+		 "Milliseconds between checks that the host is there, for an idle guest (0: none, default 1000)");
+
+static void pvchan_link_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(pvchan_link_work, pvchan_link_fn);
+static void pvchan_beat_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(pvchan_beat_work, pvchan_beat_fn);
+static bool pvchan_watch;
+static bool pvchan_lost;
+static bool pvchan_failed;
+static unsigned long pvchan_lost_at;
+static atomic64_t pvchan_link_losses;
+static atomic64_t pvchan_reconnects;
+static atomic64_t pvchan_link_polls;
+static atomic64_t pvchan_devs_resumed;
+static atomic64_t pvchan_devs_failed;
+static atomic64_t pvchan_last_outage_ms;
+
+static long __pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
+			unsigned long a2, unsigned long a3)
 {
 	unsigned int idx = nr - PVCHAN_HC_BASE;
 	long ret;
@@ -83,6 +123,70 @@ long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
 		atomic64_inc(&pvchan_hc_errors);
 	trace_pvchan_guest_hypercall(nr, a0, a1, ret);
 	return ret;
+}
+
+/**
+ * pvchan_hc() - issue a pvchan hypercall and count it.
+ * @nr: PVCHAN_HC_*.
+ * @a0: argument.
+ * @a1: argument.
+ * @a2: argument.
+ * @a3: argument.
+ *
+ * A result that may mean the host is gone starts the reconnection check.
+ *
+ * Context: any; the hypercall does not sleep in the guest.
+ * Return: the host's result (0, -PVCHAN_E*, or a negative KVM code).
+ */
+long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
+	       unsigned long a2, unsigned long a3)
+{
+	long ret = __pvchan_hc(nr, a0, a1, a2, a3);
+
+	if (unlikely(pvchan_hc_lost(ret)) && READ_ONCE(pvchan_watch) &&
+	    !READ_ONCE(pvchan_lost))
+		queue_delayed_work(system_wq, &pvchan_link_work, 0);
+	return ret;
+}
+
+static void pvchan_beat_queue(void)
+{
+	if (READ_ONCE(pvchan_watch) && heartbeat_ms)
+		queue_delayed_work(system_power_efficient_wq,
+				   &pvchan_beat_work,
+				   msecs_to_jiffies(max(heartbeat_ms, 10U)));
+}
+
+/* A call that changes nothing on the host; pvchan_hc() acts on a loss. */
+static void pvchan_beat_fn(struct work_struct *work)
+{
+	if (!READ_ONCE(pvchan_lost))
+		pvchan_hc(PVCHAN_HC_DEV_MAP, 0, 0, 0, 0);
+	pvchan_beat_queue();
+}
+
+/**
+ * pvchan_channel_lost() - is the host gone, a reconnection awaited?
+ *
+ * Drivers do not count timeouts meanwhile: the reconnection resubmits.
+ *
+ * Return: true while the host is gone and its devices wait for it.
+ */
+bool pvchan_channel_lost(void)
+{
+	return READ_ONCE(pvchan_lost) && pvchan_channel_resumable();
+}
+
+/**
+ * pvchan_channel_resumable() - would requests left in flight on a lost
+ * host be resubmitted by a reconnection?
+ *
+ * Return: false once the module is going away or the host has been given
+ * up for (reconnect_timeout): the driver must fail them itself.
+ */
+bool pvchan_channel_resumable(void)
+{
+	return READ_ONCE(pvchan_watch) && !READ_ONCE(pvchan_failed);
 }
 
 /**
@@ -120,8 +224,13 @@ VISIBLE_IF_KUNIT void pvchan_hello_accept(const struct pvchan_hello *h,
 }
 EXPORT_SYMBOL_IF_KUNIT(pvchan_hello_accept);
 
-static int pvchan_hello(void)
+/*
+ * Greet the host and fill @c.  @again: a reconnection poll, which expects
+ * no host most of the time and logs only (rate limited) what is not that.
+ */
+static int pvchan_hello(struct pvchan_channel *c, bool again)
 {
+	const char *idle = again ? "" : "; idle";
 	struct pvchan_hello *h;
 	long ret;
 	int err = 0;
@@ -132,28 +241,29 @@ static int pvchan_hello(void)
 	h->guest_major = cpu_to_le16(PVCHAN_ABI_MAJOR);
 	h->guest_minor = cpu_to_le16(PVCHAN_ABI_MINOR);
 	h->guest_features = cpu_to_le64(PVCHAN_GUEST_FEATURES);
-	ret = pvchan_hc(PVCHAN_HC_HELLO, virt_to_phys(h), sizeof(*h), 0, 0);
+	ret = __pvchan_hc(PVCHAN_HC_HELLO, virt_to_phys(h), sizeof(*h), 0, 0);
 	if (ret == -KVM_ENOSYS) {
-		pr_info("no pvchan host serves this VM; idle\n");
+		if (!again)
+			pr_info("no pvchan host serves this VM; idle\n");
 		err = -ENODEV;
 		goto out_free;
 	}
 	if (ret == -PVCHAN_EVERSION) {
-		pr_err("host speaks pvchan ABI %u.%u, this guest %u.%u; idle\n",
-		       le16_to_cpu(h->host_major), le16_to_cpu(h->host_minor),
-		       PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR);
+		pvchan_host_err("host speaks pvchan ABI %u.%u, this guest %u.%u%s\n",
+				le16_to_cpu(h->host_major),
+				le16_to_cpu(h->host_minor), PVCHAN_ABI_MAJOR,
+				PVCHAN_ABI_MINOR, idle);
 		err = -EPROTO;
 		goto out_free;
 	}
 	if (ret) {
-		pr_err("HELLO failed: %ld; idle\n", ret);
+		pvchan_host_err("HELLO failed: %ld%s\n", ret, idle);
 		err = -EIO;
 		goto out_free;
 	}
-	pvchan_hello_accept(h, &pvchan_chan);
+	pvchan_hello_accept(h, c);
 	pr_info("host ABI %u.%u, features %#llx, %u devices\n",
-		pvchan_chan.host_major, pvchan_chan.host_minor,
-		pvchan_chan.features, pvchan_chan.num_devices);
+		c->host_major, c->host_minor, c->features, c->num_devices);
 out_free:
 	kfree(h);
 	return err;
@@ -211,7 +321,7 @@ out_free:
  * @buf: destination, zero-filled beyond what the host provides.
  * @len: bytes wanted; the host's config_len bounds what is read.
  *
- * Return: 0 or -EIO.
+ * Return: 0, -ENOTCONN (no host: see pvchan_hc_lost()) or -EIO.
  */
 int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len)
 {
@@ -230,6 +340,8 @@ int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len)
 	if (!ret)
 		memcpy(buf, tmp, have);
 	kfree(tmp);
+	if (pvchan_hc_lost(ret))
+		return -ENOTCONN;
 	if (ret) {
 		pr_err("dev%u: DEV_CONFIG failed: %ld\n", dev->index, ret);
 		return -EIO;
@@ -241,8 +353,10 @@ static int pvchan_state_show(struct seq_file *m, void *unused)
 {
 	unsigned int i;
 
+	mutex_lock(&pvchan_devs_lock);
 	seq_printf(m, "state %s\nguest_abi %u.%u\nhost_abi %u.%u\nfeatures %#llx\ndevices %u\n",
-		   pvchan_connected ? "connected" : "idle", PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
+		   !pvchan_connected ? "idle" : pvchan_lost ? "lost" : "connected",
+		   PVCHAN_ABI_MAJOR, PVCHAN_ABI_MINOR,
 		   pvchan_chan.host_major, pvchan_chan.host_minor,
 		   pvchan_chan.features, pvchan_num_devs);
 	seq_printf(m, "events %lld\nconfig_changes %lld\nhot_added %lld\nhot_removed %lld\n",
@@ -250,7 +364,13 @@ static int pvchan_state_show(struct seq_file *m, void *unused)
 		   atomic64_read(&pvchan_config_changes),
 		   atomic64_read(&pvchan_hot_added),
 		   atomic64_read(&pvchan_hot_removed));
-	mutex_lock(&pvchan_devs_lock);
+	seq_printf(m, "link_losses %lld\nreconnects %lld\nreconnect_polls %lld\nlast_outage_ms %lld\ndevices_resumed %lld\ndevices_failed %lld\n",
+		   atomic64_read(&pvchan_link_losses),
+		   atomic64_read(&pvchan_reconnects),
+		   atomic64_read(&pvchan_link_polls),
+		   atomic64_read(&pvchan_last_outage_ms),
+		   atomic64_read(&pvchan_devs_resumed),
+		   atomic64_read(&pvchan_devs_failed));
 	for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++)
 		if (pvchan_devs[i])
 			seq_printf(m, "dev%u type %u queues %u queue_size %u\n",
@@ -309,14 +429,21 @@ static void pvchan_dev_unplug(unsigned int i, bool gone)
 	kfree(dev);
 }
 
-static void pvchan_remove_devs(void)
+/* Let go of every device; @gone: fail their I/O (the host is gone). */
+static void pvchan_unplug_all(bool gone)
 {
 	unsigned int i;
 
-	mutex_lock(&pvchan_devs_lock);
+	lockdep_assert_held(&pvchan_devs_lock);
 	for (i = PVCHAN_GUEST_MAX_DEVS; i--;)
 		if (pvchan_devs[i])
-			pvchan_dev_unplug(i, false);
+			pvchan_dev_unplug(i, gone);
+}
+
+static void pvchan_remove_devs(bool gone)
+{
+	mutex_lock(&pvchan_devs_lock);
+	pvchan_unplug_all(gone);
 	mutex_unlock(&pvchan_devs_lock);
 }
 
@@ -467,15 +594,21 @@ static void pvchan_events_init(void)
 	schedule_work(&pvchan_event_work);
 }
 
-static void pvchan_events_exit(void)
+/* Withdraw the event interrupt; a pending event work may still run. */
+static void pvchan_events_free(void)
 {
 	if (!pvchan_event_dev)
 		return;
 	pvchan_hc(PVCHAN_HC_IRQ_ROUTE, PVCHAN_EVENT_DEV, 0, 0, 0);
 	pvchan_irq_teardown(&pvchan_event_dev->queues[0]);
-	cancel_work_sync(&pvchan_event_work);
 	kfree(pvchan_event_dev);
 	pvchan_event_dev = NULL;
+}
+
+static void pvchan_events_exit(void)
+{
+	pvchan_events_free();
+	cancel_work_sync(&pvchan_event_work);
 }
 
 static int pvchan_probe_devs(void)
@@ -488,6 +621,170 @@ static int pvchan_probe_devs(void)
 		ret = pvchan_dev_plug(i);
 	mutex_unlock(&pvchan_devs_lock);
 	return ret;
+}
+
+/* Route the event interrupt again in a new session, or set it up. */
+static void pvchan_events_resume(void)
+{
+	bool want = pvchan_chan.features & BIT_ULL(PVCHAN_F_DEV_EVENTS);
+
+	if (pvchan_event_dev && want) {
+		pvchan_irq_reroute(&pvchan_event_dev->queues[0]);
+		schedule_work(&pvchan_event_work);
+	} else if (want) {
+		pvchan_events_init();
+	} else {
+		/* Not pvchan_events_exit(): the event work takes our lock. */
+		pvchan_events_free();
+	}
+}
+
+/*
+ * A device of the old session in the new one: the same device if the
+ * host describes it as before, with at least the queues in use.  Return:
+ * 0, -ENOTCONN (the host went away again), or -ENODEV (not the same).
+ */
+static int pvchan_dev_resume(struct pvchan_gdev *dev)
+{
+	struct pvchan_dev_desc *d;
+	long ret;
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	ret = pvchan_hc(PVCHAN_HC_DEV_INFO, dev->index, virt_to_phys(d),
+			sizeof(*d), 0);
+	if (pvchan_hc_lost(ret)) {
+		ret = -ENOTCONN;
+	} else if (ret || d->type != dev->desc.type ||
+		   d->features != dev->desc.features ||
+		   le16_to_cpu(d->num_queues) < dev->num_queues ||
+		   dev->num_queues > pvchan_chan.max_queues ||
+		   le16_to_cpu(d->max_queue_size) < dev->queue_size ||
+		   dev->queue_size > pvchan_chan.max_queue_size) {
+		ret = -ENODEV;
+	} else {
+		/* A new session counts configuration changes afresh. */
+		dev->desc.config_gen = d->config_gen;
+		dev->desc.config_len = d->config_len;
+		switch (le32_to_cpu(dev->desc.type)) {
+		case PVCHAN_DEV_ECHO:
+			ret = pvchan_echo_reconnect(dev);
+			break;
+		case PVCHAN_DEV_BLK:
+			ret = pvchan_blk_reconnect(dev);
+			break;
+		case PVCHAN_DEV_NET:
+			ret = pvchan_net_reconnect(dev);
+			break;
+		case PVCHAN_DEV_CLOCK:
+			ret = pvchan_clock_reconnect(dev);
+			break;
+		}
+	}
+	kfree(d);
+	return ret;
+}
+
+/*
+ * The host answered HELLO (@c) after a loss: resume the devices that are
+ * still the same, remove the others, probe the ones that are new.  Return:
+ * 0, or -ENOTCONN if the host went away again.
+ */
+static int pvchan_resume(const struct pvchan_channel *c)
+{
+	bool same = c->features == pvchan_chan.features;
+	unsigned int i;
+	long map;
+	int ret;
+
+	lockdep_assert_held(&pvchan_devs_lock);
+	map = pvchan_hc(PVCHAN_HC_DEV_MAP, 0, 0, 0, 0);
+	if (pvchan_hc_lost(map))
+		return -ENOTCONN;
+	if (map < 0)
+		map = 0;
+	if (!same && pvchan_num_devs)
+		pr_warn("host came back with features %#llx, not %#llx: its devices start afresh\n",
+			c->features, pvchan_chan.features);
+	pvchan_chan = *c;
+	/* Indices are the new session's: a device skipped may be another. */
+	bitmap_zero(pvchan_devs_skipped, PVCHAN_GUEST_MAX_DEVS);
+	for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++) {
+		if (!pvchan_devs[i])
+			continue;
+		ret = same && (map & BIT(i)) ?
+		      pvchan_dev_resume(pvchan_devs[i]) : -ENODEV;
+		if (ret == -ENOTCONN)
+			return ret;
+		if (ret) {
+			pr_warn("dev%u: not the device it was (%d), removing it\n",
+				i, ret);
+			pvchan_dev_unplug(i, true);
+			atomic64_inc(&pvchan_devs_failed);
+		} else {
+			atomic64_inc(&pvchan_devs_resumed);
+		}
+	}
+	pvchan_events_resume();
+	for (i = 0; i < pvchan_chan.num_devices; i++) {
+		if (pvchan_devs[i] || !(map & BIT(i)))
+			continue;
+		ret = pvchan_dev_plug(i);
+		if (ret)
+			pr_err("dev%u: probe failed: %d\n", i, ret);
+	}
+	return 0;
+}
+
+/* Confirm a loss, then poll for the host and resume; see pvchan_watch. */
+static void pvchan_link_fn(struct work_struct *work)
+{
+	unsigned long timeout = min(reconnect_timeout, 3600U) * HZ;
+	struct pvchan_channel c = {};
+	unsigned int i;
+	long ret;
+
+	mutex_lock(&pvchan_devs_lock);
+	if (!pvchan_lost) {
+		ret = __pvchan_hc(PVCHAN_HC_DEV_MAP, 0, 0, 0, 0);
+		if (!pvchan_hc_lost(ret))
+			goto out;	/* a queue's ENOTREADY, not the host */
+		WRITE_ONCE(pvchan_lost, true);
+		pvchan_lost_at = jiffies;
+		atomic64_inc(&pvchan_link_losses);
+		pr_warn("host went away (%ld); I/O waits up to %lu s for it\n",
+			ret, timeout / HZ);
+		for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++)
+			if (pvchan_devs[i] &&
+			    le32_to_cpu(pvchan_devs[i]->desc.type) ==
+			    PVCHAN_DEV_NET)
+				pvchan_net_disconnect(pvchan_devs[i]);
+	}
+	if (!pvchan_failed && time_after_eq(jiffies, pvchan_lost_at + timeout)) {
+		pr_err("host did not come back in %lu s: failing the I/O of %u devices\n",
+		       timeout / HZ, pvchan_num_devs);
+		atomic64_add(pvchan_num_devs, &pvchan_devs_failed);
+		WRITE_ONCE(pvchan_failed, true);
+		pvchan_unplug_all(true);
+	}
+	if (!pvchan_hello(&c, true) && !pvchan_resume(&c)) {
+		atomic64_set(&pvchan_last_outage_ms,
+			     jiffies_to_msecs(jiffies - pvchan_lost_at));
+		atomic64_inc(&pvchan_reconnects);
+		pr_info("host back after %lld ms: %u devices\n",
+			atomic64_read(&pvchan_last_outage_ms), pvchan_num_devs);
+		WRITE_ONCE(pvchan_failed, false);
+		WRITE_ONCE(pvchan_lost, false);
+		goto out;
+	}
+	atomic64_inc(&pvchan_link_polls);
+	if (READ_ONCE(pvchan_watch))
+		queue_delayed_work(system_wq, &pvchan_link_work,
+				   pvchan_failed ? PVCHAN_LINK_POLL_SLOW :
+						   PVCHAN_LINK_POLL);
+out:
+	mutex_unlock(&pvchan_devs_lock);
 }
 
 static int __init pvchan_guest_init(void)
@@ -505,7 +802,7 @@ static int __init pvchan_guest_init(void)
 		pr_info("not running on KVM; idle\n");
 		return 0;
 	}
-	if (pvchan_hello())
+	if (pvchan_hello(&pvchan_chan, false))
 		return 0;
 
 	ret = pvchan_irq_init();
@@ -516,10 +813,12 @@ static int __init pvchan_guest_init(void)
 		goto out_remove_devs;
 	pvchan_events_init();
 	pvchan_connected = true;
+	WRITE_ONCE(pvchan_watch, true);
+	pvchan_beat_queue();
 	return 0;
 
 out_remove_devs:
-	pvchan_remove_devs();
+	pvchan_remove_devs(false);
 	pvchan_irq_exit();
 out_debugfs:
 	debugfs_remove(pvchan_gdbg_root);
@@ -528,9 +827,13 @@ out_debugfs:
 
 static void __exit pvchan_guest_exit(void)
 {
+	/* No reconnection from here on: a lost host's I/O fails. */
+	WRITE_ONCE(pvchan_watch, false);
+	cancel_delayed_work_sync(&pvchan_beat_work);
+	cancel_delayed_work_sync(&pvchan_link_work);
 	if (pvchan_connected) {
 		pvchan_events_exit();
-		pvchan_remove_devs();
+		pvchan_remove_devs(pvchan_lost);
 		pvchan_irq_exit();
 	}
 	debugfs_remove(pvchan_gdbg_root);

@@ -1251,6 +1251,68 @@ void pvchan_net_remove(struct pvchan_gdev *dev)
 }
 
 /**
+ * pvchan_net_disconnect() - the host is gone: no carrier until it is back.
+ * @dev: device set up by pvchan_net_probe().
+ */
+void pvchan_net_disconnect(struct pvchan_gdev *dev)
+{
+	struct pvchan_net *net = dev->priv;
+
+	netif_carrier_off(net->ndev);
+}
+
+/**
+ * pvchan_net_reconnect() - the host is back: set every queue up again.
+ * @dev: device set up by pvchan_net_probe().
+ *
+ * Frames that were on a transmit ring are dropped (counted), as after a
+ * transmit timeout; receive buffers are posted afresh; the receive
+ * offloads are asked for again and the link follows the host's word.
+ *
+ * Context: process context (the link work); takes RTNL.
+ * Return: 0, -ENOTCONN (the host went away again) or -ENODEV (the host
+ * refused a ring).
+ */
+int pvchan_net_reconnect(struct pvchan_gdev *dev)
+{
+	struct pvchan_net *net = dev->priv;
+	struct net_device *ndev = net->ndev;
+	bool up;
+	unsigned int i;
+	int ret = 0;
+
+	rtnl_lock();
+	up = netif_running(ndev);
+	if (up)
+		netif_tx_disable(ndev);
+	for (i = 0; i < net->npairs && !ret; i++) {
+		struct pvchan_net_pair *p = &net->pairs[i];
+
+		if (up)
+			napi_disable(&p->napi);
+		WRITE_ONCE(p->reset_tx, false);
+		ret = pvchan_net_restart(p, p->rxq);
+		if (!ret)
+			ret = pvchan_net_restart(p, p->txq);
+		if (up && !ret && !pvchan_net_rx_refill(p, GFP_KERNEL))
+			schedule_delayed_work(&net->refill_work, HZ / 10);
+		if (up) {
+			napi_enable(&p->napi);
+			pvchan_net_napi_kick(p);
+		}
+	}
+	if (!ret) {
+		pvchan_net_set_offloads(net);
+		pvchan_net_link(net);
+		if (up)
+			netif_tx_wake_all_queues(ndev);
+	}
+	rtnl_unlock();
+	/* A ring the new session refuses: not the device it was. */
+	return ret && ret != -ENOTCONN ? -ENODEV : ret;
+}
+
+/**
  * pvchan_net_config_changed() - the host changed the device's
  * configuration: follow its link state.
  * @dev: device set up by pvchan_net_probe().

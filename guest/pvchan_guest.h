@@ -10,6 +10,7 @@
 
 #include <linux/atomic.h>
 #include <linux/interrupt.h>
+#include <linux/kvm_para.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -164,6 +165,22 @@ struct pvchan_gdev {
 long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
 	       unsigned long a2, unsigned long a3);
 u64 pvchan_new_req_id(void);
+bool pvchan_channel_lost(void);
+bool pvchan_channel_resumable(void);
+
+/**
+ * pvchan_hc_lost() - is a hypercall result the answer of a lost host?
+ * @ret: what pvchan_hc() returned.
+ *
+ * Return: true for -KVM_ENOSYS (no pvchan host serves the VM: it was
+ * unbound) and -PVCHAN_ENOTREADY (a host that has not been greeted: a new
+ * session, or a call on a queue that is not set up; main.c tells them
+ * apart with DEV_MAP).
+ */
+static inline bool pvchan_hc_lost(long ret)
+{
+	return ret == -KVM_ENOSYS || ret == -PVCHAN_ENOTREADY;
+}
 
 int pvchan_dev_config(struct pvchan_gdev *dev, void *buf, u32 len);
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -215,24 +232,37 @@ int pvchan_irq_setup(struct pvchan_gqueue *q, irq_handler_t handler);
 void pvchan_irq_teardown(struct pvchan_gqueue *q);
 void pvchan_irq_reroute(struct pvchan_gqueue *q);
 
+/*
+ * Device drivers.  *_reconnect(): the host came back after the channel was
+ * lost (main.c); set the device's queues up again and resubmit what was in
+ * flight.  Return 0, -ENOTCONN if the host went away again meanwhile (it is
+ * called again on the next reconnection), or another error if the device
+ * is not the one it was (it is then removed as by a hot-remove).
+ */
+
 /* echo.c */
 int pvchan_echo_probe(struct pvchan_gdev *dev);
 void pvchan_echo_remove(struct pvchan_gdev *dev);
+int pvchan_echo_reconnect(struct pvchan_gdev *dev);
 
 /* blk.c */
 int pvchan_blk_probe(struct pvchan_gdev *dev);
 void pvchan_blk_remove(struct pvchan_gdev *dev);
 void pvchan_blk_config_changed(struct pvchan_gdev *dev);
+int pvchan_blk_reconnect(struct pvchan_gdev *dev);
 
 /* net.c */
 int pvchan_net_probe(struct pvchan_gdev *dev);
 void pvchan_net_remove(struct pvchan_gdev *dev);
 void pvchan_net_config_changed(struct pvchan_gdev *dev);
+void pvchan_net_disconnect(struct pvchan_gdev *dev);
+int pvchan_net_reconnect(struct pvchan_gdev *dev);
 
 /* clock.c */
 int pvchan_clock_probe(struct pvchan_gdev *dev);
 void pvchan_clock_remove(struct pvchan_gdev *dev);
 void pvchan_clock_config_changed(struct pvchan_gdev *dev);
+int pvchan_clock_reconnect(struct pvchan_gdev *dev);
 
 /* Log messages about values from the host: rate limited. */
 #define pvchan_host_err(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)

@@ -172,7 +172,8 @@ void pvchan_gqueue_kick(struct pvchan_gqueue *q)
 		return;
 	atomic64_inc(&q->stats.kicks);
 	ret = pvchan_hc(PVCHAN_HC_KICK, q->dev->index, q->index, 0, 0);
-	if (ret)
+	/* A lost host is main.c's to report, once. */
+	if (ret && !pvchan_hc_lost(ret))
 		pvchan_host_err("dev%u q%u: kick failed: %ld\n", q->dev->index,
 				q->index, ret);
 }
@@ -286,14 +287,16 @@ out_free_ring:
 
 /**
  * pvchan_gqueue_restart() - reset a queue on the host and start it again
- * with an empty ring (error recovery).
+ * with an empty ring (error recovery, reconnection).
  * @q: queue set up by pvchan_gqueue_init(); the caller has stopped
  *	submissions and will resubmit or fail whatever was in flight.
  *
  * When QUEUE_RESET returns the host has let go of every request of the
  * ring, so their buffers may be reused.  Takes @q->lock.
  *
- * Return: 0, or -EIO if the host refuses the new ring.
+ * Return: 0; -ENOTCONN if the host is gone (the ring is left as it was, its
+ * requests in flight, for the reconnection to resubmit: see main.c); -EIO
+ * if the host refuses the new ring.
  */
 int pvchan_gqueue_restart(struct pvchan_gqueue *q)
 {
@@ -301,7 +304,9 @@ int pvchan_gqueue_restart(struct pvchan_gqueue *q)
 	unsigned long flags;
 	long ret;
 
-	pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0, 0);
+	ret = pvchan_hc(PVCHAN_HC_QUEUE_RESET, q->dev->index, q->index, 0, 0);
+	if (pvchan_hc_lost(ret))
+		return -ENOTCONN;
 	spin_lock_irqsave(&q->lock, flags);
 	memset(r->mem, 0, PAGE_SIZE << r->order);
 	r->sq_prod = 0;
@@ -313,6 +318,8 @@ int pvchan_gqueue_restart(struct pvchan_gqueue *q)
 			virt_to_phys(r->mem), r->size);
 	if (!ret)
 		pvchan_irq_reroute(q);
+	if (pvchan_hc_lost(ret))
+		return -ENOTCONN;
 	return ret ? -EIO : 0;
 }
 

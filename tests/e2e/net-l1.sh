@@ -39,11 +39,17 @@ start_l2() {
 	qpid=$("$H/run-l2.sh" --initrd "$work/l2.cpio.gz" --log "$work/l2.log" \
 		--smp 2 --mem 768M --append quiet --share-root --paused "$work/mon" \
 		--timeout 1500)
+	attach "$work/ctl.log" || return 1
+	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
+}
+# attach LOG: pvchanctl attach (pid in $ctl, VM in $vm), which creates the
+# tap; then L1's side of the tap.
+attach() {
 	"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" \
-		--net "$TAPDEV,mac=$MAC,mtu=9000,queues=2" >"$work/ctl.log" 2>&1 &
+		--net "$TAPDEV,mac=$MAC,mtu=9000,queues=2" >"$1" 2>&1 &
 	ctl=$!
-	wait_for "$work/ctl.log" '^pvchanctl: attached' 30 || return 1
-	vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n1)
+	wait_for "$1" '^pvchanctl: attached' 30 || return 1
+	vm=$(sed -n 's/.*VM \([0-9]*\) bound.*/\1/p' "$1" | head -n1)
 	vm=${vm:-0}
 	# No ARP either: fixed addresses and permanent neighbour entries on
 	# both sides (L2 adds its own), so every frame counted is a test's.
@@ -51,8 +57,7 @@ start_l2() {
 	ip link set $TAPDEV address $TAPMAC &&
 		ip addr replace 192.0.2.1/24 dev $TAPDEV &&
 		ip neigh replace 192.0.2.2 lladdr $MAC dev $TAPDEV nud permanent &&
-		ip link set $TAPDEV mtu 9000 up || return 1
-	timeout 10 bash -c "echo cont >\"$work/mon.in\"" || echo "# could not resume L2"
+		ip link set $TAPDEV mtu 9000 up
 }
 # Receivers of the L2 side's transfers.
 # busybox nc ends at EOF on its stdin: let a program read the socket.
@@ -173,6 +178,30 @@ check "guest and host saw no frame errors" \
 check "host rejected nothing" \
 	[ "$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/rejects)" = 0 ]
 check "no guest kernel warnings" [ -z "$(g guest_splat)" ]
+
+# Backend restart, the counters compared: the host takes the link down
+# (L2's signal), pvchanctl is killed (the tap goes with it) and started
+# again 2 s later; the guest must notice, reconnect, get its carrier back
+# and answer pings.
+$BB nc -l -p 5003 -e /bin/sh -c "cat >$work/after_restart" &
+ncpid=$!
+echo 1 >$dbg/vm"$vm"/dev0/link_down
+restarted=0
+if l2_wait "$work/l2.log" '^G restart_signal' 120; then
+	kill -KILL "$ctl"
+	wait "$ctl"
+	sleep 2
+	attach "$work/ctl2.log" && restarted=1
+	l2_wait "$work/l2.log" '^=== RESTART DONE' 300
+	sed -n '/^=== NET DONE/,$p' "$work/l2.log" | sed 's/^/# L2: /'
+fi
+kill "$ncpid" 2>/dev/null
+wait "$ncpid"
+check "pvchanctl killed and started again: the guest reconnected (losses, reconnects: $(g restart_link)), carrier back, ping answered ($(g ping_after_restart) of 3)" \
+	[ "$restarted" = 1 -a "$(g restart_link)" = "1 1" -a "$(g carrier_after_restart)" = 1 -a "$(g ping_after_restart)" = 3 ]
+check "TCP after the restart: 1 MiB L2 -> L1, sha256 matches" \
+	[ -n "$(g restart_sha)" -a "$(g restart_sha)" = "$(sha256sum <"$work/after_restart" 2>/dev/null | cut -d' ' -f1)" ]
+check "no guest kernel warnings after the restart" [ -z "$(g guest_splat_restart)" ]
 
 vm_teardown
 pkill -f "iperf3 -s -B 192.0.2.1"

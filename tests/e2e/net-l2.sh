@@ -152,4 +152,23 @@ done
 dmesg | grep -E 'WARNING|BUG|Call Trace' && G guest_splat 1
 dmesg | grep -i pvnet | sed 's/^/# dmesg: /'
 echo "=== NET DONE"
+
+# 7. Backend restart, once L1 has compared the counters: the host takes
+# the link down (the signal), L1 kills pvchanctl and starts it again.  The
+# guest's heartbeat finds the host gone; once it is back the guest sets
+# its queues up again and the new session's link is up.
+st=/sys/kernel/debug/pvchan-guest/state
+wait_carrier 0 900 && G restart_signal 1
+wait_carrier 1 120 && G carrier_after_restart 1
+G restart_link "$(sed -n 's/^link_losses //p' $st) $(sed -n 's/^reconnects //p' $st)"
+# L1 configures its end of the new tap meanwhile: wait for a first answer.
+i=0
+until ping -c 1 -W 2 192.0.2.1 >/dev/null 2>&1 || [ $i -ge 15 ]; do i=$((i + 1)); done
+G ping_after_restart "$(ping -c 3 -W 5 192.0.2.1 | received)"
+head -c 1048576 /dev/urandom >/tmp/ar
+G restart_sha "$(sha256sum </tmp/ar | cut -d' ' -f1)"
+timeout 120 hostrun /bin/bash -c 'cat /tmp/ar >/dev/tcp/192.0.2.1/5003'
+dmesg | grep -E 'pvchan_guest|pvnet' | tail -n 8 | sed 's/^/# dmesg: /'
+dmesg | grep -E 'WARNING|BUG|Call Trace' && G guest_splat_restart 1
+echo "=== RESTART DONE"
 sleep 900
