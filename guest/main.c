@@ -145,7 +145,7 @@ long pvchan_hc(unsigned int nr, unsigned long a0, unsigned long a1,
 
 	if (unlikely(pvchan_hc_lost(ret)) && READ_ONCE(pvchan_watch) &&
 	    !READ_ONCE(pvchan_lost))
-		queue_delayed_work(system_wq, &pvchan_link_work, 0);
+		queue_delayed_work(system_long_wq, &pvchan_link_work, 0);
 	return ret;
 }
 
@@ -702,6 +702,9 @@ static int pvchan_resume(const struct pvchan_channel *c)
 	map = pvchan_hc(PVCHAN_HC_DEV_MAP, 0, 0, 0, 0);
 	if (pvchan_hc_lost(map))
 		return -ENOTCONN;
+	/* A host older than DEV_MAP (ABI 1.2): its devices are 0..n-1. */
+	if (map == -PVCHAN_ENOSYS)
+		map = BIT(c->num_devices) - 1;
 	if (map < 0)
 		map = 0;
 	if (!same && pvchan_num_devs)
@@ -780,7 +783,7 @@ static void pvchan_link_fn(struct work_struct *work)
 	}
 	atomic64_inc(&pvchan_link_polls);
 	if (READ_ONCE(pvchan_watch))
-		queue_delayed_work(system_wq, &pvchan_link_work,
+		queue_delayed_work(system_long_wq, &pvchan_link_work,
 				   pvchan_failed ? PVCHAN_LINK_POLL_SLOW :
 						   PVCHAN_LINK_POLL);
 out:

@@ -110,7 +110,11 @@ fi
 # rcu_cpu_stall_timeout: an emulated CPU that the busy host does not run
 # for a minute (two L1s on two cores) is not an RCU stall of L1's kernel;
 # 300 s is the most RCU takes, and a real hang hits the watchdogs first.
-append="console=ttyS0 quiet panic=-1 no_timer_check rcupdate.rcu_cpu_stall_timeout=300 pvscript=$script pvout=$out${kdir:+ PVCHAN_SYSMAP=1}${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
+# watchdog_thresh=60: soft lockups are reported after 120 s instead of 20:
+# L1's TSC is the host's, and a host that stops running QEMU for a while
+# (seen once: L1's clock jumped 44 s in a 9p read) is no lockup of L1's
+# kernel.  run-l2.sh does the same for L2.
+append="console=ttyS0 quiet panic=-1 no_timer_check watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=300 pvscript=$script pvout=$out${kdir:+ PVCHAN_SYSMAP=1}${PVCHAN_L1_APPEND:+ $PVCHAN_L1_APPEND}"
 for e in "${envs[@]}"; do
 	if ! [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; then
 		echo "run-l1.sh: --env wants NAME=VALUE, got '$e'" >&2

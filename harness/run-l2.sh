@@ -70,7 +70,7 @@ args=(-enable-kvm -cpu host -M "$machine" -smp "$smp" -m "$mem"
 	-nodefaults -no-reboot -display none -serial "file:$log"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
 	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
-	-append "console=ttyS0 panic=-1 no_timer_check $append"
+	-append "console=ttyS0 panic=-1 no_timer_check watchdog_thresh=60 $append"
 	-S -monitor "pipe:$mon")
 if ((share_root)); then
 	# microvm has no PCI: virtio-mmio transports, which the guest finds through
