@@ -158,7 +158,7 @@ except OSError as e:
     print("no monitor:", e)
     sys.exit(0)
 buf = b""
-for cmd in ["info cpus", "info registers -a", "x/8i $pc"]:
+for cmd in ["info cpus", "info registers -a", "x/8i $pc", "info lapic", "info pic"]:
     s.sendall(cmd.encode() + b"\n")
     time.sleep(2)
     try:
