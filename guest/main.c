@@ -400,6 +400,62 @@ static int pvchan_hypercalls_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(pvchan_hypercalls);
 
+/**
+ * struct pvchan_gdrv - the driver of one device type.
+ * @type: PVCHAN_DEV_*.
+ * @probe: set a device up; -ENODEV declines it (logged by the driver).
+ * @remove: let go of it (with @dev->gone: fail what is in flight).
+ * @config_changed: the host changed its configuration (optional).
+ * @disconnect: the host is gone, a reconnection awaited (optional).
+ * @reconnect: the host is back (see pvchan_guest.h).
+ */
+struct pvchan_gdrv {
+	u32 type;
+	int (*probe)(struct pvchan_gdev *dev);
+	void (*remove)(struct pvchan_gdev *dev);
+	void (*config_changed)(struct pvchan_gdev *dev);
+	void (*disconnect)(struct pvchan_gdev *dev);
+	int (*reconnect)(struct pvchan_gdev *dev);
+};
+
+static const struct pvchan_gdrv pvchan_gdrvs[] = {
+	{
+		.type = PVCHAN_DEV_ECHO,
+		.probe = pvchan_echo_probe,
+		.remove = pvchan_echo_remove,
+		.reconnect = pvchan_echo_reconnect,
+	}, {
+		.type = PVCHAN_DEV_BLK,
+		.probe = pvchan_blk_probe,
+		.remove = pvchan_blk_remove,
+		.config_changed = pvchan_blk_config_changed,
+		.reconnect = pvchan_blk_reconnect,
+	}, {
+		.type = PVCHAN_DEV_NET,
+		.probe = pvchan_net_probe,
+		.remove = pvchan_net_remove,
+		.config_changed = pvchan_net_config_changed,
+		.disconnect = pvchan_net_disconnect,
+		.reconnect = pvchan_net_reconnect,
+	}, {
+		.type = PVCHAN_DEV_CLOCK,
+		.probe = pvchan_clock_probe,
+		.remove = pvchan_clock_remove,
+		.config_changed = pvchan_clock_config_changed,
+		.reconnect = pvchan_clock_reconnect,
+	},
+};
+
+static const struct pvchan_gdrv *pvchan_gdrv_find(u32 type)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pvchan_gdrvs); i++)
+		if (pvchan_gdrvs[i].type == type)
+			return &pvchan_gdrvs[i];
+	return NULL;
+}
+
 /*
  * Let go of device @i.  @gone: the host removed it (hot-remove); its
  * requests in flight fail and the host is not called for it any more.
@@ -410,20 +466,7 @@ static void pvchan_dev_unplug(unsigned int i, bool gone)
 
 	lockdep_assert_held(&pvchan_devs_lock);
 	dev->gone = gone;
-	switch (le32_to_cpu(dev->desc.type)) {
-	case PVCHAN_DEV_ECHO:
-		pvchan_echo_remove(dev);
-		break;
-	case PVCHAN_DEV_BLK:
-		pvchan_blk_remove(dev);
-		break;
-	case PVCHAN_DEV_NET:
-		pvchan_net_remove(dev);
-		break;
-	case PVCHAN_DEV_CLOCK:
-		pvchan_clock_remove(dev);
-		break;
-	}
+	dev->drv->remove(dev);
 	pvchan_devs[i] = NULL;
 	pvchan_num_devs--;
 	kfree(dev);
@@ -462,24 +505,13 @@ static int pvchan_dev_plug(unsigned int i)
 		set_bit(i, pvchan_devs_skipped);
 		return PTR_ERR(dev);
 	}
-	switch (le32_to_cpu(dev->desc.type)) {
-	case PVCHAN_DEV_ECHO:
-		ret = pvchan_echo_probe(dev);
-		break;
-	case PVCHAN_DEV_BLK:
-		ret = pvchan_blk_probe(dev);
-		break;
-	case PVCHAN_DEV_NET:
-		ret = pvchan_net_probe(dev);
-		break;
-	case PVCHAN_DEV_CLOCK:
-		ret = pvchan_clock_probe(dev);
-		break;
-	default:
+	dev->drv = pvchan_gdrv_find(le32_to_cpu(dev->desc.type));
+	if (dev->drv) {
+		ret = dev->drv->probe(dev);
+	} else {
 		pr_info("dev%u: type %u not handled by this guest\n",
 			i, le32_to_cpu(dev->desc.type));
 		ret = -ENODEV;
-		break;
 	}
 	if (ret) {
 		set_bit(i, pvchan_devs_skipped);
@@ -515,12 +547,8 @@ static void pvchan_dev_recheck(struct pvchan_gdev *dev)
 		/* Only the generation: queues and features stay as probed. */
 		dev->desc.config_gen = d->config_gen;
 		atomic64_inc(&pvchan_config_changes);
-		if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_BLK)
-			pvchan_blk_config_changed(dev);
-		else if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_NET)
-			pvchan_net_config_changed(dev);
-		else if (le32_to_cpu(dev->desc.type) == PVCHAN_DEV_CLOCK)
-			pvchan_clock_config_changed(dev);
+		if (dev->drv->config_changed)
+			dev->drv->config_changed(dev);
 	}
 	kfree(d);
 }
@@ -667,20 +695,7 @@ static int pvchan_dev_resume(struct pvchan_gdev *dev)
 		/* A new session counts configuration changes afresh. */
 		dev->desc.config_gen = d->config_gen;
 		dev->desc.config_len = d->config_len;
-		switch (le32_to_cpu(dev->desc.type)) {
-		case PVCHAN_DEV_ECHO:
-			ret = pvchan_echo_reconnect(dev);
-			break;
-		case PVCHAN_DEV_BLK:
-			ret = pvchan_blk_reconnect(dev);
-			break;
-		case PVCHAN_DEV_NET:
-			ret = pvchan_net_reconnect(dev);
-			break;
-		case PVCHAN_DEV_CLOCK:
-			ret = pvchan_clock_reconnect(dev);
-			break;
-		}
+		ret = dev->drv->reconnect(dev);
 	}
 	kfree(d);
 	return ret;
@@ -759,10 +774,8 @@ static void pvchan_link_fn(struct work_struct *work)
 		pr_warn("host went away (%ld); I/O waits up to %lu s for it\n",
 			ret, timeout / HZ);
 		for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++)
-			if (pvchan_devs[i] &&
-			    le32_to_cpu(pvchan_devs[i]->desc.type) ==
-			    PVCHAN_DEV_NET)
-				pvchan_net_disconnect(pvchan_devs[i]);
+			if (pvchan_devs[i] && pvchan_devs[i]->drv->disconnect)
+				pvchan_devs[i]->drv->disconnect(pvchan_devs[i]);
 	}
 	if (!pvchan_failed && time_after_eq(jiffies, pvchan_lost_at + timeout)) {
 		pr_err("host did not come back in %lu s: failing the I/O of %u devices\n",

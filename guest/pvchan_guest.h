@@ -20,6 +20,7 @@
 struct dentry;
 struct seq_file;
 struct pvchan_gdev;
+struct pvchan_gdrv;
 
 /* Guest view of the channel after HELLO. */
 struct pvchan_channel {
@@ -135,6 +136,7 @@ struct pvchan_gfaults {
  * struct pvchan_gdev - a device enumerated from the host.
  * @index: device index for hypercalls.
  * @desc: descriptor as read (and checked) at probe.
+ * @drv: the driver of its type (main.c).
  * @num_queues: queues in use (host offer, capped by the guest).
  * @queue_size: ring entries in use.
  * @gone: the host removed the device (hot-remove): its driver fails what
@@ -147,6 +149,7 @@ struct pvchan_gfaults {
 struct pvchan_gdev {
 	u32 index;
 	struct pvchan_dev_desc desc;
+	const struct pvchan_gdrv *drv;
 	u16 num_queues;
 	u32 queue_size;
 	bool gone;
