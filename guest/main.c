@@ -723,8 +723,8 @@ static int pvchan_resume(const struct pvchan_channel *c)
 	if (map < 0)
 		map = 0;
 	if (!same && pvchan_num_devs)
-		pr_warn("host came back with features %#llx, not %#llx: its devices start afresh\n",
-			c->features, pvchan_chan.features);
+		pr_warn_ratelimited("host came back with features %#llx, not %#llx: its devices start afresh\n",
+				    c->features, pvchan_chan.features);
 	pvchan_chan = *c;
 	/* Indices are the new session's: a device skipped may be another. */
 	bitmap_zero(pvchan_devs_skipped, PVCHAN_GUEST_MAX_DEVS);
@@ -736,8 +736,8 @@ static int pvchan_resume(const struct pvchan_channel *c)
 		if (ret == -ENOTCONN)
 			return ret;
 		if (ret) {
-			pr_warn("dev%u: not the device it was (%d), removing it\n",
-				i, ret);
+			pr_warn_ratelimited("dev%u: not the device it was (%d), removing it\n",
+					    i, ret);
 			pvchan_dev_unplug(i, true);
 			atomic64_inc(&pvchan_devs_failed);
 		} else {
@@ -771,8 +771,8 @@ static void pvchan_link_fn(struct work_struct *work)
 		WRITE_ONCE(pvchan_lost, true);
 		pvchan_lost_at = jiffies;
 		atomic64_inc(&pvchan_link_losses);
-		pr_warn("host went away (%ld); I/O waits up to %lu s for it\n",
-			ret, timeout / HZ);
+		pr_warn_ratelimited("host went away (%ld); I/O waits up to %lu s for it\n",
+				    ret, timeout / HZ);
 		for (i = 0; i < PVCHAN_GUEST_MAX_DEVS; i++)
 			if (pvchan_devs[i] && pvchan_devs[i]->drv->disconnect)
 				pvchan_devs[i]->drv->disconnect(pvchan_devs[i]);
@@ -788,8 +788,8 @@ static void pvchan_link_fn(struct work_struct *work)
 		atomic64_set(&pvchan_last_outage_ms,
 			     jiffies_to_msecs(jiffies - pvchan_lost_at));
 		atomic64_inc(&pvchan_reconnects);
-		pr_info("host back after %lld ms: %u devices\n",
-			atomic64_read(&pvchan_last_outage_ms), pvchan_num_devs);
+		pr_info_ratelimited("host back after %lld ms: %u devices\n",
+				    atomic64_read(&pvchan_last_outage_ms), pvchan_num_devs);
 		WRITE_ONCE(pvchan_failed, false);
 		WRITE_ONCE(pvchan_lost, false);
 		goto out;
