@@ -289,32 +289,28 @@ static void pvchan_blk_parse_config(struct pvchan_gdev *dev,
 	}
 }
 
-static void pvchan_blk_set_limits(struct pvchan_blk *blk,
-				  const struct pvchan_blk_limits *lim)
+/* The block layer's limits for @lim. */
+static void pvchan_blk_queue_limits(struct queue_limits *ql,
+				    const struct pvchan_blk_limits *lim)
 {
-	struct request_queue *q = blk->disk->queue;
 	u64 max_bytes = (u64)lim->max_segs * lim->max_seg_size;
 
-	/* The logical block size first: the other setters round to it. */
-	blk_queue_logical_block_size(q, lim->lbs);
-	blk_queue_physical_block_size(q, lim->pbs);
-	blk_queue_max_segments(q, lim->max_segs);
-	blk_queue_max_segment_size(q, lim->max_seg_size);
-	blk_queue_max_hw_sectors(q, min_t(u64, max_bytes >> SECTOR_SHIFT,
-					  PVCHAN_BLK_MAX_SECTORS));
+	memset(ql, 0, sizeof(*ql));
+	ql->logical_block_size = lim->lbs;
+	ql->physical_block_size = lim->pbs;
+	ql->max_segments = lim->max_segs;
+	ql->max_segment_size = lim->max_seg_size;
+	ql->max_hw_sectors = min_t(u64, max_bytes >> SECTOR_SHIFT,
+				   PVCHAN_BLK_MAX_SECTORS);
 	/* Sector-aligned buffers, so every segment is whole sectors. */
-	blk_queue_dma_alignment(q, SECTOR_SIZE - 1);
+	ql->dma_alignment = SECTOR_SIZE - 1;
 	if (lim->max_discard) {
-		blk_queue_max_discard_sectors(q, lim->max_discard);
+		ql->max_hw_discard_sectors = lim->max_discard;
 		/* One range per request: sqe.args[0] and args[1]. */
-		blk_queue_max_discard_segments(q, 1);
-		q->limits.discard_granularity = lim->discard_granularity;
+		ql->max_discard_segments = 1;
+		ql->discard_granularity = lim->discard_granularity;
 	}
-	if (lim->max_write_zeroes)
-		blk_queue_max_write_zeroes_sectors(q, lim->max_write_zeroes);
-	blk_queue_write_cache(q, lim->flush, lim->fua);
-	set_disk_ro(blk->disk, lim->ro);
-	set_capacity(blk->disk, lim->capacity);
+	ql->max_write_zeroes_sectors = lim->max_write_zeroes;
 }
 
 /* Fill @req's segment table; returns the number of segments. */
@@ -797,6 +793,7 @@ int pvchan_blk_probe(struct pvchan_gdev *dev)
 	struct pvchan_blk_config cfg;
 	struct pvchan_blk_limits lim;
 	struct blk_mq_tag_set *set;
+	struct queue_limits ql;
 	struct pvchan_blk *blk;
 	int ret;
 
@@ -854,7 +851,8 @@ int pvchan_blk_probe(struct pvchan_gdev *dev)
 	if (ret)
 		goto out_free_tag_set;
 
-	blk->disk = blk_mq_alloc_disk(set, blk);
+	pvchan_blk_queue_limits(&ql, &lim);
+	blk->disk = pvchan_blk_mq_alloc_disk(set, &ql, lim.flush, lim.fua, blk);
 	if (IS_ERR(blk->disk)) {
 		ret = PTR_ERR(blk->disk);
 		goto out_destroy_queues;
@@ -868,7 +866,8 @@ int pvchan_blk_probe(struct pvchan_gdev *dev)
 	blk->disk->minors = 1 << PVCHAN_BLK_PART_BITS;
 	blk->disk->fops = &pvchan_blk_fops;
 	blk->disk->private_data = blk;
-	pvchan_blk_set_limits(blk, &lim);
+	set_disk_ro(blk->disk, lim.ro);
+	set_capacity(blk->disk, lim.capacity);
 
 	ret = device_add_disk(NULL, blk->disk, pvchan_blk_groups);
 	if (ret)
