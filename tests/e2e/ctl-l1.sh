@@ -37,6 +37,11 @@ expect "unknown option" 2 "bad option" "$CTL" attach --bogus
 expect "non-numeric pid" 2 "invalid PID" "$CTL" attach --pid abc
 expect "queue count out of range" 2 "bad queue count" "$CTL" attach --pid "$qpid" --echo=65
 expect "no such process" 1 "no such process" "$CTL" attach --pid 999999
+printf 'qemu\n' >"$work/bad.pid"
+expect "missing pid file" 2 "cannot open PID file" "$CTL" attach --pid-file "$work/none.pid"
+expect "pid file without a PID" 2 "does not hold a PID" "$CTL" attach --pid-file "$work/bad.pid"
+expect "both --pid and --pid-file" 2 "more than once" \
+	"$CTL" attach --pid "$qpid" --pid-file "$work/bad.pid"
 expect "process without a VM" 1 "no KVM VM" "$CTL" attach --pid $$
 expect "module not loaded" 1 "is the pvchan_host module loaded" \
 	"$CTL" attach --pid "$qpid" --echo
@@ -63,9 +68,10 @@ check "SIGTERM: VM unbound" bash -c "! ls -d $dbg/vm* 2>/dev/null"
 check "VMM still running after unbind" kill -0 "$qpid"
 
 # A backend killed outright: closing its /dev/pvchan file unbinds.
-"$CTL" attach --pid "$qpid" --echo >"$work/a3.log" 2>&1 &
+printf '%s\n' "$qpid" >"$work/qemu.pid"
+"$CTL" attach --pid-file "$work/qemu.pid" --echo >"$work/a3.log" 2>&1 &
 a3=$!
-check "re-attach after unbind" wait_for "$work/a3.log" '^pvchanctl: attached' 30
+check "re-attach after unbind (--pid-file)" wait_for "$work/a3.log" '^pvchanctl: attached' 30
 kill -KILL "$a3"
 wait "$a3"
 for _ in $(seq 30); do ls -d $dbg/vm* >/dev/null 2>&1 || break; sleep 1; done

@@ -92,12 +92,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage:\n"
-		"  " PROG " attach --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
+		"  " PROG " attach {--pid PID | --pid-file PATH}\n"
+		"          [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
 		"          [--net TAP[,OPT]...]... [--clock] [--dev-node PATH]\n"
-		"  " PROG " add --pid PID [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
+		"  " PROG " add {--pid PID | --pid-file PATH}\n"
+		"          [--echo[=QUEUES]]... [--blk PATH[,OPT]...]...\n"
 		"          [--net TAP[,OPT]...]... [--dev-node PATH]\n"
-		"  " PROG " remove --pid PID --dev N [--dev-node PATH]\n"
-		"  " PROG " resize --pid PID --dev N [--dev-node PATH]\n"
+		"  " PROG " remove {--pid PID | --pid-file PATH} --dev N [--dev-node PATH]\n"
+		"  " PROG " resize {--pid PID | --pid-file PATH} --dev N [--dev-node PATH]\n"
 		"  " PROG " status [--debugfs DIR]\n"
 		"  " PROG " --help | --version\n"
 		"\n"
@@ -105,6 +107,7 @@ static void usage(FILE *f)
 		"stay in the foreground; the VM is unbound when the VMM exits or on\n"
 		"SIGTERM, SIGINT or SIGHUP.\n"
 		"  --pid PID         process (VMM) owning the KVM VM\n"
+		"  --pid-file PATH   the VMM's pid file instead of --pid\n"
 		"  --echo[=QUEUES]   add an echo test device with QUEUES queues\n"
 		"                    (1.." STR(PVCHAN_CTL_MAX_QUEUES)
 		", default 1, --echo=N); may be repeated\n"
@@ -149,6 +152,15 @@ static int bad_option(const char *opt)
 	return EXIT_USAGE;
 }
 
+enum {
+	OPT_PID = 256,
+	OPT_PID_FILE,
+	OPT_DEV_NODE,
+	OPT_HELP,
+	OPT_DEV,
+	OPT_DEV_BASE = 512,		/* + index into dev_types[] */
+};
+
 /* Decimal only, no sign, no whitespace, no trailing junk, min..max. */
 static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 		       unsigned long *out)
@@ -163,6 +175,52 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/*
+ * --pid PID or --pid-file PATH (a VMM's pid file: one decimal PID, as QEMU's
+ * -pidfile and libvirt write it) into *pid, given once.  Returns 0, or -1
+ * with a message printed.
+ */
+static int parse_pid_opt(int opt, const char *arg, long *pid)
+{
+	char buf[32];
+	unsigned long v;
+	ssize_t len;
+	int fd;
+
+	if (*pid >= 0) {
+		msg("--pid or --pid-file given more than once");
+		return -1;
+	}
+	if (opt == OPT_PID) {
+		if (parse_ulong(arg, 1, INT_MAX, &v)) {
+			msg("invalid PID: '%s'", arg);
+			return -1;
+		}
+		*pid = v;
+		return 0;
+	}
+	fd = open(arg, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		msg("cannot open PID file %s: %s", arg, strerror(errno));
+		return -1;
+	}
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len < 0) {
+		msg("cannot read PID file %s: %s", arg, strerror(errno));
+		return -1;
+	}
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	if (parse_ulong(buf, 1, INT_MAX, &v)) {
+		msg("PID file %s does not hold a PID", arg);
+		return -1;
+	}
+	*pid = v;
 	return 0;
 }
 
@@ -491,16 +549,9 @@ static const struct dev_type dev_types[] = {
 
 /* ---- attach -------------------------------------------------------------- */
 
-enum {
-	OPT_PID = 256,
-	OPT_DEV_NODE,
-	OPT_HELP,
-	OPT_DEV,
-	OPT_DEV_BASE = 512,		/* + index into dev_types[] */
-};
-
 static const struct option attach_fixed_opts[] = {
 	{ "pid",	required_argument,	NULL,	OPT_PID },
+	{ "pid-file",	required_argument,	NULL,	OPT_PID_FILE },
 	{ "dev-node",	required_argument,	NULL,	OPT_DEV_NODE },
 	{ "help",	no_argument,		NULL,	OPT_HELP },
 };
@@ -861,19 +912,11 @@ static int cmd_attach(int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		unsigned long v;
-
 		switch (opt) {
 		case OPT_PID:
-			if (pid >= 0) {
-				msg("--pid given more than once");
+		case OPT_PID_FILE:
+			if (parse_pid_opt(opt, optarg, &pid))
 				goto out_usage;
-			}
-			if (parse_ulong(optarg, 1, INT_MAX, &v)) {
-				msg("invalid PID: '%s'", optarg);
-				goto out_usage;
-			}
-			pid = v;
 			break;
 		case OPT_DEV_NODE:
 			node = optarg;
@@ -924,8 +967,8 @@ static int cmd_attach(int argc, char **argv)
 		goto out_usage;
 	}
 	if (pid < 0 || (hot && !ndevs)) {
-		msg(hot ? "add needs --pid PID and a device" :
-			  "attach needs --pid PID");
+		msg(hot ? "add needs --pid PID (or --pid-file) and a device" :
+			  "attach needs --pid PID (or --pid-file PATH)");
 		usage(stderr);
 		goto out_usage;
 	}
@@ -1010,6 +1053,7 @@ static int cmd_dev_ref(int argc, char **argv)
 	bool remove = !strcmp(argv[0], "remove");
 	static const struct option opts[] = {
 		{ "pid",	required_argument,	NULL,	OPT_PID },
+		{ "pid-file",	required_argument,	NULL,	OPT_PID_FILE },
 		{ "dev",	required_argument,	NULL,	OPT_DEV },
 		{ "dev-node",	required_argument,	NULL,	OPT_DEV_NODE },
 		{ "help",	no_argument,		NULL,	OPT_HELP },
@@ -1018,7 +1062,7 @@ static int cmd_dev_ref(int argc, char **argv)
 	const char *node = DEFAULT_DEV_NODE;
 	struct pvchan_ctl_dev_ref ref;
 	int opt, pidfd = -1, ctl_fd, vm_fd, ret, err;
-	unsigned long v, dev = ULONG_MAX;
+	unsigned long dev = ULONG_MAX;
 	long pid = -1;
 
 	optind = 0;
@@ -1026,12 +1070,11 @@ static int cmd_dev_ref(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PID:
-			if (parse_ulong(optarg, 1, INT_MAX, &v)) {
-				msg("invalid PID: '%s'", optarg);
+		case OPT_PID_FILE:
+			if (parse_pid_opt(opt, optarg, &pid)) {
 				usage(stderr);
 				return EXIT_USAGE;
 			}
-			pid = v;
 			break;
 		case OPT_DEV:
 			if (parse_ulong(optarg, 0, PVCHAN_CTL_MAX_DEVS - 1, &dev)) {
@@ -1055,7 +1098,7 @@ static int cmd_dev_ref(int argc, char **argv)
 	if (optind < argc)
 		return bad_option(argv[optind]);
 	if (pid < 0 || dev == ULONG_MAX) {
-		msg("%s needs --pid PID and --dev N", argv[0]);
+		msg("%s needs --pid PID (or --pid-file) and --dev N", argv[0]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
