@@ -8,6 +8,8 @@
 #   make demo       boot the sandbox, bind a guest, show the channel working
 #   make check-long the same with long fuzz runs and the debug tier's
 #                   end-to-end run
+#   make deb        Debian packages (pvchan-host-dkms, pvchan-guest-dkms,
+#                   pvchanctl) in results/deb
 #   make style      checkpatch --strict (part of check)
 #   make sparse     W=1 C=2 build (part of check)
 #   make clean
@@ -15,7 +17,7 @@
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 
-.PHONY: all modules tools sparse check check-long style demo clean
+.PHONY: all modules tools sparse check check-long style demo deb clean
 
 all: modules tools
 
@@ -41,6 +43,9 @@ style:
 
 demo:
 	scripts/demo.sh
+
+deb:
+	scripts/deb.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
