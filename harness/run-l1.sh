@@ -18,7 +18,9 @@
 # --env NAME=VALUE (repeatable): NAME=VALUE in the script's environment
 # (passed as pvenv.NAME=VALUE on the kernel command line: VALUE must not
 # contain whitespace or '"'; the whole command line is limited to 2047 bytes).
-# Env: PVCHAN_L1_APPEND (more words for L1's kernel command line, e.g.
+# Env: KVER (the Debian kernel L1 boots, see kver.sh; the script gets it
+# too, so its L2 boots the same), PVCHAN_L2_KVER (L2's kernel instead),
+# PVCHAN_L1_APPEND (more words for L1's kernel command line, e.g.
 # tsc=reliable), PVCHAN_L1_CPU (QEMU -cpu for L1, default max),
 # PVCHAN_L1_STALL (see below).
 set -euo pipefail
@@ -88,6 +90,9 @@ if [[ -n $kdir ]]; then
 	initrd=$CACHE/l1-nomod-$krel-$key.cpio.gz
 	mkargs=(--no-modules "$initrd" l1)
 else
+	# The script's kver.sh gives L1's kernel (or PVCHAN_L2_KVER from
+	# here) to L2 too.
+	envs=("KVER=$KVER" ${PVCHAN_L2_KVER:+"PVCHAN_L2_KVER=$PVCHAN_L2_KVER"} "${envs[@]}")
 	kernel=/boot/vmlinuz-$KVER
 	# Debian's System.map is a stub: l1-init saves L1's own text symbols.
 	sysmap=$out/.l1-sysmap.gz

@@ -3,7 +3,7 @@
 #
 #   run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append "..."]
 #             [--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC]
-#             [--share-root]
+#             [--share-root] [--kernel FILE]
 #
 # Starts QEMU in the background, waits until it is fully set up (VM and vCPUs
 # created), prints its PID and returns. The guest's serial console goes to
@@ -20,15 +20,18 @@
 # --share-root exports this (L1's) "/" read-only to L2 over virtio-9p, tag
 # hostroot, and puts pvhostroot=hostroot on L2's command line: l2-init then
 # mounts it at /host and test scripts run real tools with `hostrun /ABS/PATH`.
+# --kernel FILE boots FILE instead of /boot/vmlinuz-$(kver.sh --l2) (e.g. a
+# guest image's own kernel, with its own initramfs as --initrd).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU=${QEMU:-qemu-system-x86_64}
-initrd='' log='' smp=1 mem=512M append='' mon='' machine=microvm timeout=0 share_root=0
+kernel='' initrd='' log='' smp=1 mem=512M append='' mon='' machine=microvm timeout=0 share_root=0
 
 usage() {
 	echo "usage: run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append ARGS]" \
-		"[--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC] [--share-root]" >&2
+		"[--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC] [--share-root]" \
+		"[--kernel FILE]" >&2
 	exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -39,6 +42,7 @@ while [[ $# -gt 0 ]]; do
 		continue
 		;;
 	--initrd) initrd=$2 ;;
+	--kernel) kernel=$2 ;;
 	--log) log=$2 ;;
 	--smp) smp=$2 ;;
 	--mem) mem=$2 ;;
@@ -55,6 +59,8 @@ done
 [[ -e /dev/kvm ]] || { echo "run-l2.sh: /dev/kvm missing (modprobe kvm_amd)" >&2; exit 2; }
 mon=${mon:-/tmp/$(basename "$log").mon}
 KVER=$("$HERE/kver.sh" --l2)
+kernel=${kernel:-/boot/vmlinuz-$KVER}
+[[ -f $kernel ]] || { echo "run-l2.sh: no such kernel: $kernel" >&2; exit 2; }
 
 rm -f "$log" "$log.qemu" "$log.rc" "$log.pid" "$log.timedout" "$mon.in" "$mon.out"
 mkfifo "$mon.in" "$mon.out"
@@ -69,7 +75,7 @@ fi
 args=(-enable-kvm -cpu host -M "$machine" -smp "$smp" -m "$mem"
 	-nodefaults -no-reboot -display none -serial "file:$log"
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04
-	-kernel "/boot/vmlinuz-$KVER" -initrd "$initrd"
+	-kernel "$kernel" -initrd "$initrd"
 	-append "console=ttyS0 panic=-1 no_timer_check watchdog_thresh=60 $append"
 	-S -monitor "pipe:$mon")
 if ((share_root)); then

@@ -39,16 +39,17 @@ else
 fi
 
 # 3. fio with verification on pvdc (a block device in L1: asynchronous
-# direct I/O there), 256 MiB per run: queue depth 1 (64 KiB blocks) and
-# 32 (half 4 KiB, half 64 KiB blocks: all 4 KiB would take minutes under
-# nested emulation), two jobs on two queues.
+# direct I/O there), PVCHAN_BLK_FIO_MIB (default 256) per run: queue depth
+# 1 (64 KiB blocks) and 32 (half 4 KiB, half 64 KiB blocks: all 4 KiB would
+# take minutes under nested emulation), two jobs on two queues.
+half=$((${PVCHAN_BLK_FIO_MIB:-256} / 2))
 for qd in 1 32; do
 	bs=4k/50:64k/50
 	[ $qd = 1 ] && bs=64k
 	echo "G fio${qd}_begin 1"
 	hostrun /usr/bin/fio --name=v$qd --filename=/dev/pvdc --direct=1 \
-		--ioengine=libaio --rw=randwrite --bssplit=$bs --size=128M --numjobs=2 \
-		--offset_increment=128M --iodepth=$qd --verify=crc32c \
+		--ioengine=libaio --rw=randwrite --bssplit=$bs --size=${half}M --numjobs=2 \
+		--offset_increment=${half}M --iodepth=$qd --verify=crc32c \
 		--verify_fatal=1 --group_reporting --output-format=terse \
 		>/tmp/fio$qd.log 2>&1
 	G fio${qd}_rc $?

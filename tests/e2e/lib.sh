@@ -3,6 +3,9 @@
 # TAP helpers shared by the L1 test scripts (source this file).  The caller
 # sets n=0 fail=0 and prints "1..$n" at the end.
 
+# Which kernels the suite runs on, for its log (harness/kver.sh).
+echo "# L1 kernel $(uname -r), L2 kernel $("$(dirname "${BASH_SOURCE[0]}")/../../harness/kver.sh" --l2)"
+
 tap() {		# tap OK|FAIL DESCRIPTION
 	n=$((n + 1))
 	if [[ $1 == OK ]]; then
@@ -35,7 +38,7 @@ g() {		# g KEY: the last "G KEY value" line the L2 side printed
 # pvchanctl attach ($ctl) exits 0 and the VM ($vm) is unbound, its debugfs
 # entries ($dbg/vm$vm) gone, within 30 s.
 vm_teardown() {
-	kill "$qpid"
+	kill "$qpid" 2>/dev/null	# it may have exited already
 	wait "$ctl"
 	check "pvchanctl exits 0 when the VMM exits" [ $? = 0 ]
 	for _ in $(seq 30); do [[ -e $dbg/vm$vm ]] || break; sleep 1; done
