@@ -9,7 +9,9 @@ set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
-SUITES=${PVCHAN_SUITES:-"static selftest ctl echo noguest blk faults net clock debug"}
+all_suites="static dist selftest ctl echo noguest blk faults net clock debug"
+all_suites+=" echo612 blk612 clock612 net612 rootfs"
+SUITES=${PVCHAN_SUITES:-$all_suites}
 cd "$REPO" || exit 1
 
 "$REPO/scripts/deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -74,6 +76,17 @@ run_static() {
 	t "ABI layout checks pass in C11 user space" bash -c \
 		"printf '#include <assert.h>\n#include <stddef.h>\n#include \"pvchan_abi_check.h\"\n' |
 		 gcc -std=c11 -Wall -Wextra -Werror -fsyntax-only -Iabi -x c -"
+	t "Documentation/*.rst parse without docutils warnings" /usr/bin/python3 -c '
+import glob, io, sys, docutils.core
+bad = 0
+for f in sorted(glob.glob("Documentation/*.rst")):
+    err = io.StringIO()
+    docutils.core.publish_doctree(open(f).read(), source_path=f,
+        settings_overrides={"warning_stream": err, "report_level": 2})
+    if err.getvalue():
+        print("# " + err.getvalue().strip().replace("\n", "\n# "))
+        bad = 1
+sys.exit(bad)'
 	# checkpatch --strict on every tracked C file.  Per-path exceptions:
 	# TRACE_EVENT layout in trace.h; the one version floor in compat.h;
 	# ENOSYS and the __printf definition in user-space tools.
@@ -105,13 +118,14 @@ run_static() {
 run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	local name=$1 script=$2 rc
 	shift 2
-	"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
+	[[ $script == /* ]] || script=$REPO/$script
+	"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 		>"$OUT/$name.log" 2>&1
 	rc=$?
 	if [[ $rc -ne 0 ]] && ! grep -q '=== L1 up' "$OUT/$name.log"; then
 		mv "$OUT/$name.log" "$OUT/$name.boot-failure.log"
 		echo "# $name: L1 did not boot, retrying once (see $name.boot-failure.log)"
-		"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
+		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 			>"$OUT/$name.log" 2>&1
 		rc=$?
 	elif [[ $rc -ne 0 ]] && grep -q 'run-l1.sh: L1 stalled' "$OUT/$name.log"; then
@@ -119,11 +133,56 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 		# a nested guest): the log keeps the stalled run.
 		mv "$OUT/$name.log" "$OUT/$name.stalled.log"
 		echo "# $name: L1 stalled, retrying once (see $name.stalled.log)"
-		"$REPO/harness/run-l1.sh" --script "$REPO/$script" --out "$OUT/$name" "$@" \
+		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 			>"$OUT/$name.log" 2>&1
 		rc=$?
 	fi
 	return $rc
+}
+
+# Copy the tracked and new files, as they are in the working tree, to DIR
+# (emptied first).
+copy_tree() {	# copy_tree DIR
+	rm -rf "$1"
+	mkdir -p "$1"
+	git ls-files -z --cached --others --exclude-standard |
+		while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
+		cpio -0pdm --quiet "$1"
+}
+
+# The 6.12 tier: Debian's 6.12 kernel (linux-headers-6.12-amd64, from
+# deps.sh) in L1 and in L2, running the device suites from a copy of the
+# working tree built against it (modules, pvchanctl, selftests, clock test),
+# so the scripts' $REPO holds modules that load only on 6.12.
+k612_ver= k612_src=$OUT/k612-src
+k612_prepare() {
+	local blog=$OUT/k612-build.log
+	k612_ver=$(dpkg-query -W -f='${Depends}' linux-headers-6.12-amd64 2>/dev/null |
+		sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p')
+	if [[ -z $k612_ver || ! -f /boot/vmlinuz-$k612_ver ]] ||
+		! { copy_tree "$k612_src" &&
+		make -C "/lib/modules/$k612_ver/build" M="$k612_src" modules &&
+		make -C "$k612_src/tools/pvchanctl" &&
+		make -C "$k612_src/tests/clock"; } >"$blog" 2>&1; then
+		printf 'not ok 1 - pvchan builds for the 6.12 kernel %s (%s)\n1..1\n' \
+			"${k612_ver:-(none installed)}" "$blog" >"$OUT/k612.log"
+		return 1
+	fi
+}
+
+# The root-on-pvblk image (tests/rootfs/build-image.sh: Debian 12 with
+# pvchan-guest-dkms from make deb, base system cached), then L2 boots it.
+rootfs_run() {
+	local dir=$OUT/rootfs-img blog=$OUT/rootfs-build.log debs=$OUT/rootfs-deb
+	if ! { "$REPO/scripts/deb.sh" "$debs" &&
+		"$REPO/tests/rootfs/build-image.sh" "$debs"/pvchan-guest-dkms_*_all.deb \
+		"$dir"; } >"$blog" 2>&1; then
+		printf 'not ok 1 - the guest image builds (%s)\n1..1\n' "$blog" >"$OUT/rootfs.log"
+		tail -n 20 "$blog" | sed 's/^/# /' >>"$OUT/rootfs.log"
+		return 1
+	fi
+	run_vm_suite rootfs tests/rootfs/rootfs-l1.sh --smp 1 --timeout 1800 \
+		--env "PVCHAN_ROOTFS_DIR=$dir"
 }
 
 # The debug tier: the test kernel (KASAN, lockdep, kmemleak, KUnit: built
@@ -143,12 +202,7 @@ debug_prepare() {
 			"$blog" >"$OUT/debug.log"
 		return 1
 	fi
-	rm -rf "$src"
-	mkdir -p "$src"
-	# Tracked and new files as they are in the working tree.
-	if ! { git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-		cpio -0pdm --quiet "$src" &&
+	if ! { copy_tree "$src" &&
 		make -C "$debug_kdir/build" M="$src" modules >>"$blog" 2>&1; }; then
 		printf 'not ok 1 - pvchan builds against the test kernel (%s)\n1..1\n' \
 			"$blog" >"$OUT/debug.log"
@@ -194,6 +248,18 @@ run_suite() {	# run_suite NAME
 	clock) PVCHAN_L1_APPEND=tsc=reliable run_vm_suite clock \
 		tests/e2e/clock-l1.sh --smp 1 --timeout 1200 ;;
 	debug) debug_run 1 ;;
+	# The 6.12 tier (k612_prepare): L1 and L2 on Debian's 6.12.
+	# blk612: the same checks with 64 MiB per fio run, not 256 (time).
+	echo612 | blk612 | net612) KVER=$k612_ver run_vm_suite "$1" \
+		"$k612_src/tests/e2e/${1%612}-l1.sh" --smp 1 --timeout 2700 \
+		--env PVCHAN_BLK_FIO_MIB=64 ;;
+	clock612) KVER=$k612_ver PVCHAN_L1_APPEND=tsc=reliable \
+		run_vm_suite clock612 "$k612_src/tests/e2e/clock-l1.sh" \
+		--smp 1 --timeout 1200 ;;
+	rootfs) rootfs_run ;;
+	# On L0, in the pool: the Debian packages, and DKMS builds from them
+	# against every supported Debian kernel-headers set (builds only).
+	dist) "$REPO/scripts/dist-check.sh" "$OUT/dist" >"$OUT/dist.log" 2>&1 ;;
 	*) echo "not ok - unknown suite $1" >"$OUT/$1.log"; false ;;
 	esac
 }
@@ -203,7 +269,8 @@ run_suite() {	# run_suite NAME
 # the VM suites, two at a time (one with PVCHAN_SERIAL=1), longest first;
 # each is reported when it ends.
 vm_suites=
-for suite in debug blk faults selftest clock net noguest echo ctl; do
+for suite in debug blk faults blk612 selftest rootfs clock net clock612 net612 \
+	noguest echo echo612 ctl dist; do
 	[[ " $SUITES " == *" $suite "* ]] && vm_suites+=" $suite"
 done
 for suite in $SUITES; do
@@ -228,6 +295,14 @@ if [[ " $vm_suites " == *" debug "* ]]; then
 		report debug 1
 		vm_suites=${vm_suites/ debug/}
 	fi
+fi
+
+if [[ $vm_suites == *612* ]] && ! k612_prepare; then
+	t0[k612]=$(date +%s)
+	report k612 1
+	for suite in echo612 blk612 clock612 net612; do
+		vm_suites=${vm_suites/ $suite/}
+	done
 fi
 
 declare -A suite_of	# pid -> suite

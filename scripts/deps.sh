@@ -5,8 +5,12 @@
 set -euo pipefail
 
 PKGS=(linux-image-amd64 linux-headers-amd64 linux-source-6.1 busybox-static
+	linux-headers-cloud-amd64 linux-headers-rt-amd64
+	linux-headers-6.12-amd64 linux-headers-6.12-cloud-amd64
+	linux-headers-6.12-rt-amd64 debhelper dh-dkms dpkg-dev lintian systemd
+	mmdebstrap
 	cpio kmod sparse dkms fio iperf3 ethtool e2fsprogs strace xz-utils bc
-	flex bison libelf-dev libssl-dev make gcc perl python3)
+	flex bison libelf-dev libssl-dev make gcc perl python3 python3-docutils)
 BPO_PKGS=(qemu-system-x86 qemu-utils)
 
 [[ $(id -u) = 0 ]] || { echo "deps.sh: run as root (installs packages)" >&2; exit 1; }
