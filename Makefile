@@ -33,10 +33,11 @@ tools:
 check:
 	scripts/check.sh
 
-# The long run: 3 million fuzz operations on both kernels, and the
-# end-to-end I/O run under the debug kernel.
+# The long run: 3 million fuzz operations on both kernels, the end-to-end
+# I/O run under the debug kernel, and the whole 6.12 tier (net612, blk612 at
+# full size).
 check-long:
-	PVCHAN_FUZZ_CALLS=3000000 PVCHAN_DEBUG_E2E=1 scripts/check.sh
+	PVCHAN_LONG=1 PVCHAN_FUZZ_CALLS=3000000 PVCHAN_DEBUG_E2E=1 scripts/check.sh
 
 style:
 	PVCHAN_SUITES=static scripts/check.sh
