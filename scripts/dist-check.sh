@@ -15,23 +15,9 @@ METAS=(linux-headers-amd64 linux-headers-cloud-amd64 linux-headers-rt-amd64
 	linux-headers-6.12-amd64 linux-headers-6.12-cloud-amd64
 	linux-headers-6.12-rt-amd64)
 DIAG='warning:|error:|undefined!|\.[ch]:[0-9]+:[0-9]+:'
-n=0 rc=0
-
-tap() {		# tap OK|FAIL DESCRIPTION
-	n=$((n + 1))
-	if [[ $1 == OK ]]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		rc=1
-	fi
-}
-
-check() {	# check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@"; then tap OK "$d"; else tap FAIL "$d"; fi
-}
+n=0 fail=0
+# shellcheck source=tests/e2e/lib.sh
+. "$REPO/tests/e2e/lib.sh"
 
 # contains DEB PATH...: the package holds every PATH.
 contains() {
@@ -127,4 +113,4 @@ for meta in "${METAS[@]}"; do
 	done
 done
 echo "1..$n"
-exit $rc
+exit $fail
