@@ -145,27 +145,17 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	return $rc
 }
 
-# Copy the tracked and new files, as they are in the working tree, to DIR
-# (emptied first).
-copy_tree() {	# copy_tree DIR
-	rm -rf "$1"
-	mkdir -p "$1"
-	git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-		cpio -0pdm --quiet "$1"
-}
 
 # The 6.12 tier: Debian's 6.12 kernel (linux-headers-6.12-amd64, from
 # deps.sh) in L1 and in L2, running the device suites from a copy of the
 # working tree built against it (modules, pvchanctl, selftests, clock test),
 # so the scripts' $REPO holds modules that load only on 6.12.
-k612_ver=$(dpkg-query -W -f='${Depends}' linux-headers-6.12-amd64 2>/dev/null |
-	sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p')
+k612_ver=$("$REPO/scripts/headers-kver.sh" linux-headers-6.12-amd64)
 k612_src=$OUT/k612-src
 k612_build() {
 	local blog=$OUT/k612-build.log
 	if [[ -z $k612_ver || ! -f /boot/vmlinuz-$k612_ver ]] ||
-		! { copy_tree "$k612_src" &&
+		! { "$REPO/scripts/copy-tree.sh" "$k612_src" &&
 		make -C "/lib/modules/$k612_ver/build" M="$k612_src" modules &&
 		make -C "$k612_src/tools/pvchanctl" &&
 		make -C "$k612_src/tests/clock"; } >"$blog" 2>&1; then
@@ -209,7 +199,7 @@ debug_kernel() {
 }
 debug_build() {
 	local src=$OUT/debug-src blog=$OUT/debug-build.log
-	if ! { copy_tree "$src" &&
+	if ! { "$REPO/scripts/copy-tree.sh" "$src" &&
 		make -C "$debug_kdir/build" M="$src" modules >>"$blog" 2>&1; }; then
 		printf 'not ok 1 - pvchan builds against the test kernel (%s)\n1..1\n' \
 			"$blog" >"$OUT/debug.log"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # make deb: build the Debian packages (pvchan-host-dkms, pvchan-guest-dkms,
-# pvchanctl) from the tracked files of the working tree, in a copy, and
-# check them with lintian.  The .deb files land in OUTDIR.
+# pvchanctl) from the tracked and new files of the working tree, in a copy
+# (scripts/dist-check.sh checks them).  The .deb files land in OUTDIR.
 #
 #   deb.sh [OUTDIR]		default results/deb
 set -euo pipefail
@@ -10,17 +10,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${1:-$REPO/results/deb}
 src=$OUT/build/pvchan
 
-for p in debhelper dh-dkms dpkg-dev lintian; do
+for p in debhelper dh-dkms dpkg-dev; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || {
 		echo "deb.sh: $p missing (scripts/deps.sh installs it)" >&2
 		exit 1
 	}
 done
 rm -rf "$OUT"
-mkdir -p "$src"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
-	while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done |
-	cpio -0pdm --quiet "$src")
+"$REPO/scripts/copy-tree.sh" "$src"
 (cd "$src" && dpkg-buildpackage -us -uc -b) >"$OUT/build.log" 2>&1 || {
 	tail -n 30 "$OUT/build.log" >&2
 	echo "deb.sh: dpkg-buildpackage failed ($OUT/build.log)" >&2

@@ -88,8 +88,7 @@ sed 's/^/# /' "$OUT/unit.log"
 # KBUILD_CHECKSRC, which DKMS's make inherits).  One job: this runs beside
 # an L1, and a starved emulated CPU is what the timing checks there see.
 for meta in "${METAS[@]}"; do
-	kver=$(dpkg-query -W -f='${Depends}' "$meta" 2>/dev/null |
-		sed -n 's/^linux-headers-\([^ ,]*\).*/\1/p')
+	kver=$("$REPO/scripts/headers-kver.sh" "$meta")
 	if [[ -z $kver || ! -f /usr/src/linux-headers-$kver/Makefile ]]; then
 		tap FAIL "$meta: headers not installed (scripts/deps.sh)"
 		continue
