@@ -145,7 +145,6 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	return $rc
 }
 
-
 # The 6.12 tier: Debian's 6.12 kernel (linux-headers-6.12-amd64, from
 # deps.sh) in L1 and in L2, running the device suites from a copy of the
 # working tree built against it (modules, pvchanctl, selftests, clock test),
