@@ -22,8 +22,9 @@ static int pvchan_info_show(struct seq_file *m, void *unused)
 		   READ_ONCE(vm->hello_done), vm->features, n);
 	seq_printf(m, "event_route %#llx\nevents %lld\n",
 		   READ_ONCE(vm->event_route), atomic64_read(&vm->events));
-	/* Hot-removal unlinks devices under vm->lock. */
+	/* Hot-removal unlinks devices under vm->lock; HELLO sets guest_*. */
 	mutex_lock(&vm->lock);
+	seq_printf(m, "guest_abi %u.%u\n", vm->guest_major, vm->guest_minor);
 	for (i = 0; i < n; i++) {
 		struct pvchan_dev *dev = vm->devs[i];
 

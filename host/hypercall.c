@@ -209,6 +209,11 @@ static long pvchan_hc_hello(struct pvchan_vm *vm, u32 vcpu_id,
 	pvchan_vm_reset_devs(vm);
 
 	why = pvchan_hello_negotiate(&h, vm->num_devs, &vm->features);
+	vm->guest_major = le16_to_cpu(h.guest_major);
+	vm->guest_minor = le16_to_cpu(h.guest_minor);
+	trace_pvchan_hello(vm->id, vm->guest_major, vm->guest_minor,
+			   le64_to_cpu(h.guest_features), vm->features,
+			   why < 0 ? 0 : why);
 	if (pvchan_kvm_write(vm->kvm, a[0], &h, size)) {
 		mutex_unlock(&vm->lock);
 		return pvchan_fail(vm, nr, PVCHAN_REJ_FAULT);

@@ -272,6 +272,8 @@ struct pvchan_dev {
  *	@devs outside hypercall handlers (debugfs).
  * @hello_done: the guest has negotiated (read locklessly by handlers).
  * @features: negotiated channel features.
+ * @guest_major: ABI major version of the guest's last HELLO (under @lock).
+ * @guest_minor: its minor version: what the guest driver knows.
  * @event_route: 0, or the event interrupt (PVCHAN_ROUTE_VALID | apic_id << 8
  *	| vector), set by IRQ_ROUTE on PVCHAN_EVENT_DEV, cleared by HELLO.
  * @events: event interrupts raised.
@@ -297,6 +299,8 @@ struct pvchan_vm {
 	struct mutex lock;	/* devices, HELLO; see @lock above */
 	bool hello_done;
 	u64 features;
+	u16 guest_major;
+	u16 guest_minor;
 	u64 event_route;
 	atomic64_t events;
 	u32 num_devs;

@@ -92,6 +92,32 @@ DEFINE_EVENT(pvchan_req_class, pvchan_req_complete,
 	TP_PROTO(u32 vm, u32 dev, u32 q, u64 req_id, u32 val, u32 len),
 	TP_ARGS(vm, dev, q, req_id, val, len));
 
+/* One HELLO: the guest's ABI version and features; ret 0 or a reject. */
+TRACE_EVENT(pvchan_hello,
+	TP_PROTO(u32 vm, u16 major, u16 minor, u64 guest_features,
+		 u64 features, int ret),
+	TP_ARGS(vm, major, minor, guest_features, features, ret),
+	TP_STRUCT__entry(
+		__field(u64, guest_features)
+		__field(u64, features)
+		__field(u32, vm)
+		__field(int, ret)
+		__field(u16, major)
+		__field(u16, minor)
+	),
+	TP_fast_assign(
+		__entry->guest_features = guest_features;
+		__entry->features = features;
+		__entry->vm = vm;
+		__entry->ret = ret;
+		__entry->major = major;
+		__entry->minor = minor;
+	),
+	TP_printk("vm%u guest_abi=%u.%u guest_features=%#llx features=%#llx ret=%d",
+		  __entry->vm, __entry->major, __entry->minor,
+		  __entry->guest_features, __entry->features, __entry->ret)
+);
+
 TRACE_EVENT(pvchan_irq_inject,
 	TP_PROTO(u32 vm, u32 dev, u32 q, u8 vector, u32 apic_id),
 	TP_ARGS(vm, dev, q, vector, apic_id),

@@ -10,7 +10,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
 all_suites="static dist selftest ctl noguest blk faults net clock debug"
-all_suites+=" echo612 blk612 rootfs"
+all_suites+=" echo612 blk612 rootfs compat"
 # make check-long (PVCHAN_LONG=1) adds, for time: echo on 6.1 (make check
 # runs that script on 6.1 in the debug tier, with 2,000 requests), clock
 # and net on 6.12 (the network driver has no version-dependent code), and
@@ -164,19 +164,43 @@ k612_build() {
 	fi
 }
 
-# The root-on-pvblk image (tests/rootfs/build-image.sh: Debian 12 with
-# pvchan-guest-dkms from make deb, base system cached), then L2 boots it.
+# Root on pvblk with both sides as packaged: the guest image
+# (tests/rootfs/build-image.sh: Debian 12 with pvchan-guest-dkms from make
+# deb) and the host system (build-host.sh: pvchan-host-dkms and pvchanctl,
+# DKMS building for L1's kernel), base systems cached; then L1 loads the
+# host's module and L2 boots the image.
 rootfs_run() {
-	local dir=$OUT/rootfs-img blog=$OUT/rootfs-build.log debs=$OUT/rootfs-deb
+	local dir=$OUT/rootfs-img hdir=$OUT/rootfs-host blog=$OUT/rootfs-build.log \
+		debs=$OUT/rootfs-deb
 	if ! { "$REPO/scripts/deb.sh" "$debs" &&
 		"$REPO/tests/rootfs/build-image.sh" "$debs"/pvchan-guest-dkms_*_all.deb \
-		"$dir"; } >"$blog" 2>&1; then
-		printf 'not ok 1 - the guest image builds (%s)\n1..1\n' "$blog" >"$OUT/rootfs.log"
+		"$dir" &&
+		"$REPO/tests/rootfs/build-host.sh" "$debs"/pvchan-host-dkms_*_all.deb \
+		"$debs"/pvchanctl_*.deb "$hdir"; } >"$blog" 2>&1; then
+		printf 'not ok 1 - the guest image and the host system build (%s)\n1..1\n' \
+			"$blog" >"$OUT/rootfs.log"
 		tail -n 20 "$blog" | sed 's/^/# /' >>"$OUT/rootfs.log"
 		return 1
 	fi
 	run_vm_suite rootfs tests/rootfs/rootfs-l1.sh --smp 1 --timeout 1800 \
-		--env "PVCHAN_ROOTFS_DIR=$dir"
+		--env "PVCHAN_ROOTFS_DIR=$dir" --env "PVCHAN_HOST_DIR=$hdir"
+}
+
+# The ABI compatibility matrix: the guests of the earlier ABI releases
+# (tests/compat/releases; built from their commits, cached), then one L2
+# loads each in turn against this tree's host.  tsc=reliable: the clock
+# device needs KVM's master clock in L1 (see the clock suite).
+compat_run() {
+	local dir=$OUT/compat-guests blog=$OUT/compat-build.log
+	if ! "$REPO/tests/compat/build-guests.sh" "$dir" >"$blog" 2>&1; then
+		printf 'not ok 1 - the guests of the earlier ABI releases build (%s)\n1..1\n' \
+			"$blog" >"$OUT/compat.log"
+		tail -n 20 "$blog" | sed 's/^/# /' >>"$OUT/compat.log"
+		return 1
+	fi
+	PVCHAN_L1_APPEND=tsc=reliable run_vm_suite compat \
+		tests/compat/compat-l1.sh --smp 1 --timeout 1800 \
+		--env "PVCHAN_COMPAT_DIR=$dir"
 }
 
 # The debug tier: the test kernel (KASAN, lockdep, kmemleak, KUnit: built
@@ -254,6 +278,7 @@ run_suite() {	# run_suite NAME
 		run_vm_suite clock612 "$k612_src/tests/e2e/clock-l1.sh" \
 		--smp 1 --timeout 1200 ;;
 	rootfs) rootfs_run ;;
+	compat) compat_run ;;
 	# On L0, in the pool: the Debian packages, and DKMS builds from them
 	# against every supported Debian kernel-headers set (builds only).
 	dist) "$REPO/scripts/dist-check.sh" "$OUT/dist" >"$OUT/dist.log" 2>&1 ;;
@@ -266,8 +291,8 @@ run_suite() {	# run_suite NAME
 # the VM suites, two at a time (one with PVCHAN_SERIAL=1), longest first;
 # each is reported when it ends.
 vm_suites=
-for suite in debug blk faults blk612 selftest rootfs clock net dist clock612 \
-	net612 noguest echo echo612 ctl; do
+for suite in debug blk faults blk612 selftest rootfs clock compat net dist \
+	clock612 net612 noguest echo echo612 ctl; do
 	[[ " $SUITES " == *" $suite "* ]] && vm_suites+=" $suite"
 done
 for suite in $SUITES; do
