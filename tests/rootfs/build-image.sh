@@ -20,22 +20,12 @@ set -euo pipefail
 
 deb=${1:?usage: build-image.sh GUEST_DEB OUTDIR}
 out=${2:?usage: build-image.sh GUEST_DEB OUTDIR}
-CACHE=${PVCHAN_IMAGE_CACHE:-/var/cache/pvchan/images}
-MIRROR=${PVCHAN_MIRROR:-http://deb.debian.org/debian}
+# shellcheck source=tests/rootfs/chroot-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/chroot-lib.sh"
 PKGS=systemd-sysv,udev,kmod,initramfs-tools,linux-image-amd64,linux-headers-amd64,dkms,e2fsprogs,iproute2
 
-# Bump BASE_V when the mmdebstrap call below changes.
-BASE_V=1
-key=$(echo "$PKGS $MIRROR $BASE_V" | sha256sum | cut -c1-16)
-base=$CACHE/bookworm-$key.tar
-if [[ ! -s $base ]]; then
-	mkdir -p "$CACHE"
-	echo "build-image.sh: building $base (mmdebstrap)" >&2
-	mmdebstrap --mode=root --variant=minbase --include="$PKGS" \
-		bookworm "$base.tmp" "$MIRROR" >&2
-	mv "$base.tmp" "$base"
-fi
-
+base=$(base_tar bookworm "$PKGS" 1)
+key=$(basename "$base" .tar)
 # The finished image, if this package was built into this base before.
 pkey=$( { echo "$key"; sha256sum "${BASH_SOURCE[0]}"; rm -rf "$out.deb" && mkdir -p "$out.deb" &&
 	dpkg-deb -x "$deb" "$out.deb" && (cd "$out.deb" && find . -type f -print0 |
@@ -51,22 +41,10 @@ if [[ -s $done_dir/root.img ]]; then
 fi
 
 root=$out/rootfs
-mounts=()
-cleanup() {
-	local m i
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		m=${mounts[i]}
-		umount -l "$m" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
 rm -rf "$out"
 mkdir -p "$root"
 tar -C "$root" -xf "$base"
-for m in proc sys dev; do
-	mount --rbind "/$m" "$root/$m"
-	mounts+=("$root/$m")
-done
+chroot_mount "$root"
 facts=$out/facts.txt
 : >"$facts"
 
@@ -75,10 +53,7 @@ echo "kernel $kver" >>"$facts"
 
 # The package, as an image builder installs it; its postinst runs DKMS and
 # its trigger rebuilds the initramfs.
-cp "$deb" "$root/tmp/"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	--no-install-recommends "/tmp/$(basename "$deb")" >"$out/apt.log" 2>&1 ||
-	{ tail -n 30 "$out/apt.log" >&2; exit 1; }
+apt_install "$root" "$out/apt.log" "$deb"
 echo "dkms_status $(chroot "$root" dkms status 2>/dev/null | tr '\n' ';')" >>"$facts"
 ko=$(chroot "$root" modinfo -k "$kver" -n pvchan_guest 2>/dev/null || true)
 echo "module_path ${ko:-none}" >>"$facts"
@@ -125,8 +100,7 @@ chroot "$root" systemctl enable pvchan-ready.service >/dev/null 2>&1
 
 cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$out/initrd.img"
-cleanup
-mounts=()
+chroot_umount
 # What a booted guest does not need: headers, compilers' data, docs, caches.
 rm -rf "$root"/usr/src/linux-headers-* "$root"/usr/share/doc/* "$root"/usr/share/man/* \
 	"$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root/tmp/"*

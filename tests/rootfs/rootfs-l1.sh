@@ -5,8 +5,13 @@
 # pvchan disk: the initramfs loads pvchan_guest and finds root by the disk's
 # serial (root=/dev/disk/by-id/pvchan-pvroot, the package's udev rule),
 # systemd comes up to a login prompt, a unit reports, writes a file and
-# powers off; then the image is checked in L1.  Prints TAP.
-# Env: PVCHAN_ROOTFS_DIR (build-image.sh's OUTDIR).
+# powers off; then the image is checked in L1.  The host side is the
+# packaged one too: with PVCHAN_HOST_DIR (build-host.sh's OUTDIR, a Debian
+# system with pvchan-host-dkms and pvchanctl installed by apt), the module
+# DKMS built there is loaded with that system's modprobe, its udev rule
+# sets /dev/pvchan's owner, and its pvchanctl attaches the disk; without
+# it, this tree's module and pvchanctl.  Prints TAP.
+# Env: PVCHAN_ROOTFS_DIR (build-image.sh's OUTDIR), PVCHAN_HOST_DIR.
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -39,17 +44,41 @@ check "image: its initramfs holds pvchan_guest.ko, loads it early (conf/modules)
 
 modprobe kvm_amd
 dmesg -C
-check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
 # The backing file on L1's tmpfs (9p is slow and has no direct I/O).
 cp --sparse=always "$img/root.img" "$work/root.img"
+hdir=${PVCHAN_HOST_DIR:-}
+if [[ -n $hdir ]]; then
+	hroot=$hdir/root
+	hfact() { sed -n "s/^$1 //p" "$hdir/facts.txt"; }
+	sed 's/^/# host system: /' "$hdir/facts.txt"
+	check "host: apt installed pvchan-host-dkms; DKMS built pvchan_host for L1's kernel ($(hfact vermagic))" \
+		bash -c "[[ '$(hfact module_path)' == */updates/dkms/pvchan_host.ko* && '$(hfact vermagic)' == '$(uname -r)' ]]"
+	# The installed system, run on L1's kernel; the disk image in /mnt.
+	for m in proc sys dev; do mount --rbind /$m "$hroot/$m"; done
+	mount --bind "$work" "$hroot/mnt"
+	in_host() { chroot "$hroot" "$@"; }
+	check "host: its modprobe resolves pvchan_host to DKMS's module" \
+		bash -c "chroot '$hroot' modprobe --show-depends pvchan_host | grep -q 'updates/dkms/pvchan_host.ko'"
+	check "host: modprobe pvchan_host (the packaged module)" in_host modprobe pvchan_host
+	in_host udevadm test --action=add /sys/devices/virtual/misc/pvchan >"$work/udev.log" 2>&1
+	grep 'pvchan-host' "$work/udev.log" | sed 's/^/# udev: /'
+	check "host: the package's udev rule makes /dev/pvchan group kvm, mode 0660" \
+		[ "$(in_host stat -c '%G %a' /dev/pvchan)" = "kvm 660" ]
+	ctl_cmd=(chroot "$hroot" /usr/sbin/pvchanctl)
+	disk=/mnt/root.img
+else
+	check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+	ctl_cmd=("$REPO/tools/pvchanctl/pvchanctl")
+	disk=$work/root.img
+fi
 
 qpid=$("$H/run-l2.sh" --kernel "$img/vmlinuz" --initrd "$img/initrd.img" \
 	--log "$work/l2.log" --mem 768M --paused "$work/mon" --timeout 1200 \
 	--append "root=/dev/disk/by-id/pvchan-pvroot rw")
-"$REPO/tools/pvchanctl/pvchanctl" attach --pid "$qpid" \
-	--blk "$work/root.img,serial=pvroot" >"$work/ctl.log" 2>&1 &
+"${ctl_cmd[@]}" attach --pid "$qpid" --blk "$disk,serial=pvroot" \
+	>"$work/ctl.log" 2>&1 &
 ctl=$!
-check "pvchanctl attaches the root disk" wait_for "$work/ctl.log" '^pvchanctl: attached' 30
+check "${hdir:+the packaged }pvchanctl attaches the root disk" wait_for "$work/ctl.log" '^pvchanctl: attached' 30
 vm=$(sed -n 's/^pvchanctl: VM \([0-9]*\) bound.*/\1/p' "$work/ctl.log" | head -n 1)
 timeout 10 bash -c "echo cont >'$work/mon.in'"
 
@@ -75,5 +104,6 @@ sum=$(debugfs -R 'cat /var/tmp/pvroot.bin' "$work/root.img" 2>/dev/null | sha256
 check "the file L2 wrote through the disk is in the image, same sha256" \
 	bash -c "[[ -n '$(result sha)' && '$sum' == '$(result sha)' ]]"
 host_unload rootfs
+[[ -z $hdir ]] || umount -R "$hroot/mnt" "$hroot/dev" "$hroot/sys" "$hroot/proc"
 echo "1..$n"
 exit $fail
