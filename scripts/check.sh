@@ -10,7 +10,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${PVCHAN_OUT:-$REPO/results/check}
 all_suites="static dist selftest ctl noguest blk faults net clock debug"
-all_suites+=" echo612 blk612 rootfs compat"
+all_suites+=" echo612 blk612 compat612 rootfs compat"
 # make check-long (PVCHAN_LONG=1) adds, for time: echo on 6.1 (make check
 # runs that script on 6.1 in the debug tier, with 2,000 requests), clock
 # and net on 6.12 (the network driver has no version-dependent code), and
@@ -274,6 +274,12 @@ run_suite() {	# run_suite NAME
 	echo612 | blk612 | net612) KVER=$k612_ver run_vm_suite "$1" \
 		"$k612_src/tests/e2e/${1%612}-l1.sh" --smp 1 --timeout 2700 \
 		--env "PVCHAN_BLK_FIO_MIB=$( ((${PVCHAN_LONG:-0})) && echo 256 || echo 64)" ;;
+	# compat612: the compat script with this tree's guest alone: echo,
+	# disk, network and clock in one L2 (the full net and clock suites
+	# on 6.12 are in make check-long).
+	compat612) KVER=$k612_ver PVCHAN_L1_APPEND=tsc=reliable \
+		run_vm_suite compat612 "$k612_src/tests/compat/compat-l1.sh" \
+		--smp 1 --timeout 1200 ;;
 	clock612) KVER=$k612_ver PVCHAN_L1_APPEND=tsc=reliable \
 		run_vm_suite clock612 "$k612_src/tests/e2e/clock-l1.sh" \
 		--smp 1 --timeout 1200 ;;
@@ -292,7 +298,7 @@ run_suite() {	# run_suite NAME
 # each is reported when it ends.
 vm_suites=
 for suite in debug blk faults blk612 selftest rootfs clock compat net dist \
-	clock612 net612 noguest echo echo612 ctl; do
+	clock612 net612 compat612 noguest echo echo612 ctl; do
 	[[ " $SUITES " == *" $suite "* ]] && vm_suites+=" $suite"
 done
 for suite in $SUITES; do
@@ -342,7 +348,7 @@ fi
 if [[ -n ${prep[k612]:-} ]] && ! wait "${prep[k612]}"; then
 	t0[k612]=$(date +%s)
 	report k612 1
-	for suite in echo612 blk612 clock612 net612; do
+	for suite in echo612 blk612 clock612 net612 compat612; do
 		vm_suites=${vm_suites/ $suite/}
 	done
 fi

@@ -9,7 +9,9 @@
 # 1.3, the clock from 1.4; a device it does not know is left alone.  The
 # data every release wrote must be on the disk file afterwards, byte for
 # byte, and the host must have refused nothing.  Prints TAP.
-# Env: PVCHAN_COMPAT_DIR (pvchan_guest-1.N.ko of the earlier releases).
+# Env: PVCHAN_COMPAT_DIR (pvchan_guest-1.N.ko of the earlier releases;
+# unset: this tree's guest alone, every device type in one L2, as the
+# 6.12 tier runs it: the earlier guests predate 6.12).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -32,10 +34,10 @@ files=("$REPO/tests/compat/compat-l2.sh:/test.sh"
 	"$REPO/tests/clock/clock_test:/clock_test"
 	"$REPO/guest/pvchan_guest.ko:/g/pvchan_guest-$current.ko")
 rows=()
-while read -r abi _; do
+while [[ -n ${PVCHAN_COMPAT_DIR:-} ]] && read -r abi _; do
 	[[ -z $abi || $abi == \#* ]] && continue
 	rows+=("$abi")
-	files+=("${PVCHAN_COMPAT_DIR:-/nonexistent}/pvchan_guest-$abi.ko:/g/pvchan_guest-$abi.ko")
+	files+=("$PVCHAN_COMPAT_DIR/pvchan_guest-$abi.ko:/g/pvchan_guest-$abi.ko")
 done <"$REPO/tests/compat/releases"
 rows+=("$current")
 printf '%s\n' "${rows[@]}" >"$work/list"
