@@ -22,7 +22,7 @@
 # too, so its L2 boots the same), PVCHAN_L2_KVER (L2's kernel instead),
 # PVCHAN_L1_APPEND (more words for L1's kernel command line, e.g.
 # tsc=reliable), PVCHAN_L1_CPU (QEMU -cpu for L1, default max),
-# PVCHAN_L1_STALL (see below).
+# PVCHAN_L1_STALL, PVCHAN_L1_POKE (see below).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +30,7 @@ QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 CACHE=${PVCHAN_INITRAMFS_CACHE:-/var/cache/pvchan/initramfs}
 script='' out='' smp=2 mem=3G timeout=900 kdir=''
 stall=${PVCHAN_L1_STALL:-300}	# seconds without an L1 heartbeat
+poke=${PVCHAN_L1_POKE:-90}	# seconds without one before a key press
 envs=()
 
 usage() {
@@ -218,8 +219,24 @@ for rip in re.findall(r"RIP=([0-9a-f]{16})", text):
     print("run-l1.sh: vCPU at RIP %s: %s" % (rip, name))
 PY
 }
+# l1_poke: press a key on L1's keyboard.  Some stalls are a lost wake-up in
+# the emulator: a timer interrupt pending in the local APIC that the
+# emulated CPU no longer looks at (harness/README.md).  Any new interrupt
+# (here the keyboard's, through the I/O APIC) makes it look again.
+l1_poke() {
+	python3 - "$out/.l1-mon" <<'PY' >/dev/null 2>&1
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+time.sleep(0.2)
+s.send(b"sendkey shift\n")
+time.sleep(0.5)
+s.close()
+PY
+}
 (
-	oops=0
+	oops=0 poked=0
 	while sleep 15; do
 		if ((!oops)) && grep -qE 'kernel BUG at|BUG: unable to handle|general protection fault|Oops: ' \
 			"$log" 2>/dev/null; then
@@ -233,6 +250,14 @@ PY
 		fi
 		[[ -e $out/.l1-heartbeat ]] || continue
 		age=$(($(date +%s) - $(stat -c %Y "$out/.l1-heartbeat")))
+		if ((age > poke && !poked)); then
+			echo "run-l1.sh: no L1 heartbeat for ${age}s: a key press to L1" >&2
+			l1_poke
+			poked=1
+		elif ((age <= poke && poked)); then
+			echo "run-l1.sh: L1 runs again after the key press" >&2
+			poked=0
+		fi
 		if ((age > stall)); then
 			echo "run-l1.sh: L1 stalled: no heartbeat for ${age}s, stopping QEMU" |
 				tee "$out/.l1-stalled" >&2

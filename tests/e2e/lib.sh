@@ -16,6 +16,9 @@ tap() {		# tap OK|FAIL DESCRIPTION
 		echo "not ok $n - $2"
 		fail=1
 	fi
+	# When the check was made, in seconds since the script started:
+	# where a suite's time goes (check.sh prints only the TAP lines).
+	echo "# at ${SECONDS}s"
 }
 
 check() {	# check DESCRIPTION COMMAND...: one TAP line for COMMAND's status
