@@ -8,6 +8,8 @@
 #   make demo       boot the sandbox, bind a guest, show the channel working
 #   make check-long the same with long fuzz runs and the debug tier's
 #                   end-to-end run
+#   make bench      pvchan against virtio side by side in one L2
+#                   (results/bench/bench.md)
 #   make deb        Debian packages (pvchan-host-dkms, pvchan-guest-dkms,
 #                   pvchanctl) in results/deb
 #   make style      checkpatch --strict (part of check)
@@ -17,7 +19,7 @@
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 
-.PHONY: all modules tools sparse check check-long style demo deb clean
+.PHONY: all modules tools sparse check check-long style demo bench deb clean
 
 all: modules tools
 
@@ -44,6 +46,9 @@ style:
 
 demo:
 	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
 
 deb:
 	scripts/deb.sh

@@ -3,7 +3,7 @@
 #
 #   run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append "..."]
 #             [--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC]
-#             [--share-root] [--kernel FILE]
+#             [--share-root] [--kernel FILE] [--qemu-arg ARG]...
 #
 # Starts QEMU in the background, waits until it is fully set up (VM and vCPUs
 # created), prints its PID and returns. The guest's serial console goes to
@@ -22,16 +22,19 @@
 # mounts it at /host and test scripts run real tools with `hostrun /ABS/PATH`.
 # --kernel FILE boots FILE instead of /boot/vmlinuz-$(kver.sh --l2) (e.g. a
 # guest image's own kernel, with its own initramfs as --initrd).
+# --qemu-arg ARG adds ARG to QEMU's command line, once per option (e.g. a
+# virtio disk to compare with: make bench).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU=${QEMU:-qemu-system-x86_64}
 kernel='' initrd='' log='' smp=1 mem=512M append='' mon='' machine=microvm timeout=0 share_root=0
+extra=()
 
 usage() {
 	echo "usage: run-l2.sh --initrd FILE --log FILE [--smp N] [--mem M] [--append ARGS]" \
 		"[--paused MONITOR_PREFIX] [--machine microvm|q35] [--timeout SEC] [--share-root]" \
-		"[--kernel FILE]" >&2
+		"[--kernel FILE] [--qemu-arg ARG]..." >&2
 	exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -50,6 +53,7 @@ while [[ $# -gt 0 ]]; do
 	--paused) mon=$2 paused=1 ;;
 	--machine) machine=$2 ;;
 	--timeout) timeout=$2 ;;
+	--qemu-arg) extra+=("$2") ;;
 	*) usage ;;
 	esac
 	shift 2 || usage
@@ -86,6 +90,8 @@ if ((share_root)); then
 	args+=(-fsdev local,id=hr,path=/,readonly=on,security_model=none,multidevs=remap
 		-device "$dev,fsdev=hr,mount_tag=hostroot")
 fi
+
+args+=("${extra[@]}")
 
 # Wrapper: runs QEMU, records its PID and exit status. All its output goes to
 # files so that `pid=$(run-l2.sh ...)` in the caller does not wait for it.
