@@ -164,6 +164,13 @@ k612_build() {
 	fi
 }
 
+# prep_failed NAME DESCRIPTION LOG: NAME's log says what it could not
+# build, with the end of the build log.
+prep_failed() {
+	printf 'not ok 1 - %s (%s)\n1..1\n' "$2" "$3" >"$OUT/$1.log"
+	tail -n 20 "$3" | sed 's/^/# /' >>"$OUT/$1.log"
+}
+
 # Root on pvblk with both sides as packaged: the guest image
 # (tests/rootfs/build-image.sh: Debian 12 with pvchan-guest-dkms from make
 # deb) and the host system (build-host.sh: pvchan-host-dkms and pvchanctl,
@@ -177,9 +184,7 @@ rootfs_run() {
 		"$dir" &&
 		"$REPO/tests/rootfs/build-host.sh" "$debs"/pvchan-host-dkms_*_all.deb \
 		"$debs"/pvchanctl_*.deb "$hdir"; } >"$blog" 2>&1; then
-		printf 'not ok 1 - the guest image and the host system build (%s)\n1..1\n' \
-			"$blog" >"$OUT/rootfs.log"
-		tail -n 20 "$blog" | sed 's/^/# /' >>"$OUT/rootfs.log"
+		prep_failed rootfs "the guest image and the host system build" "$blog"
 		return 1
 	fi
 	run_vm_suite rootfs tests/rootfs/rootfs-l1.sh --smp 1 --timeout 1800 \
@@ -193,9 +198,7 @@ rootfs_run() {
 compat_run() {
 	local dir=$OUT/compat-guests blog=$OUT/compat-build.log
 	if ! "$REPO/tests/compat/build-guests.sh" "$dir" >"$blog" 2>&1; then
-		printf 'not ok 1 - the guests of the earlier ABI releases build (%s)\n1..1\n' \
-			"$blog" >"$OUT/compat.log"
-		tail -n 20 "$blog" | sed 's/^/# /' >>"$OUT/compat.log"
+		prep_failed compat "the guests of the earlier ABI releases build" "$blog"
 		return 1
 	fi
 	PVCHAN_L1_APPEND=tsc=reliable run_vm_suite compat \

@@ -4,7 +4,7 @@
 # (KVER, from bookworm-security) and DKMS, then pvchan-host-dkms and
 # pvchanctl installed with apt (DKMS builds pvchan_host for that kernel).
 # Runs on L0 as root; nothing is loaded here: L1, which boots the same
-# kernel package, modprobes the module from this tree (rootfs-l1.sh).
+# kernel package, modprobes the module from this system (rootfs-l1.sh).
 #
 #   build-host.sh HOST_DEB CTL_DEB OUTDIR
 #
@@ -25,16 +25,13 @@ base=$(base_tar host "udev,kmod,dkms,linux-image-$KVER,linux-headers-$KVER" 1 \
 	"deb $SECURITY_MIRROR bookworm-security main")
 root=$out/root
 rm -rf "$out"
-mkdir -p "$root"
-tar -C "$root" -xf "$base"
-chroot_mount "$root"
+chroot_new "$base" "$root"
 facts=$out/facts.txt
 apt_install "$root" "$out/apt.log" "$hdeb" "$cdeb"
 {
 	echo "dkms_status $(chroot "$root" dkms status 2>/dev/null | tr '\n' ';')"
 	echo "module_path $(chroot "$root" modinfo -k "$KVER" -n pvchan_host 2>/dev/null || echo none)"
 	echo "vermagic $(chroot "$root" modinfo -k "$KVER" -F vermagic pvchan_host 2>/dev/null | cut -d' ' -f1)"
-	echo "srcversion $(chroot "$root" modinfo -k "$KVER" -F srcversion pvchan_host 2>/dev/null)"
 	echo "udev_rule $(chroot "$root" dpkg -L pvchan-host-dkms | grep 'rules\.d/60-pvchan-host\.rules$')"
 	echo "ctl $(chroot "$root" pvchanctl --version 2>&1 | head -n 1)"
 } >"$facts"

@@ -42,9 +42,7 @@ fi
 
 root=$out/rootfs
 rm -rf "$out"
-mkdir -p "$root"
-tar -C "$root" -xf "$base"
-chroot_mount "$root"
+chroot_new "$base" "$root"
 facts=$out/facts.txt
 : >"$facts"
 

@@ -31,7 +31,8 @@ base_tar() {
 }
 
 # chroot_mount ROOT: bind /proc, /sys and /dev into ROOT until chroot_umount
-# (also run on exit).
+# (also run on exit).  chroot_new BASE ROOT: ROOT emptied, BASE (a tarball)
+# unpacked there, then chroot_mount.
 chroot_mounts=()
 chroot_umount() {
 	local i
@@ -47,6 +48,12 @@ chroot_mount() {
 		mount --rbind "/$m" "$1/$m"
 		chroot_mounts+=("$1/$m")
 	done
+}
+chroot_new() {
+	rm -rf "$2"
+	mkdir -p "$2"
+	tar -C "$2" -xf "$1"
+	chroot_mount "$2"
 }
 
 # apt_install ROOT LOG DEB...: install local packages in ROOT as an

@@ -26,7 +26,7 @@ dbg=/sys/kernel/debug/pvchan
 img=${PVCHAN_ROOTFS_DIR:-}
 n=0 fail=0
 
-fact() { sed -n "s/^$1 //p" "$img/facts.txt"; }
+fact() { sed -n "s/^$2 //p" "$1/facts.txt"; }	# fact DIR KEY
 # result KEY: KEY=value from the guest's "=== PVROOT" line.
 result() { tr -d '\r' <"$work/l2.log" | sed -n "s/.*=== PVROOT.* $1=\([^ ]*\).*/\1/p" | tail -n 1; }
 
@@ -37,10 +37,10 @@ if [[ -z $img || ! -s $img/root.img ]]; then
 fi
 sed 's/^/# image: /' "$img/facts.txt"
 echo "# L2 boots the image's own kernel and initramfs"
-check "image: apt installed pvchan-guest-dkms; DKMS built pvchan_guest for the image's kernel ($(fact kernel))" \
-	bash -c "[[ '$(fact module_path)' == */updates/dkms/pvchan_guest.ko* ]]"
+check "image: apt installed pvchan-guest-dkms; DKMS built pvchan_guest for the image's kernel ($(fact "$img" kernel))" \
+	bash -c "[[ '$(fact "$img" module_path)' == */updates/dkms/pvchan_guest.ko* ]]"
 check "image: its initramfs holds pvchan_guest.ko, loads it early (conf/modules) and has the disk udev rules" \
-	bash -c "[[ '$(fact initramfs_module)' -ge 1 && '$(fact initramfs_conf)' -ge 1 && '$(fact initramfs_rules)' -ge 1 ]]"
+	bash -c "[[ '$(fact "$img" initramfs_module)' -ge 1 && '$(fact "$img" initramfs_conf)' -ge 1 && '$(fact "$img" initramfs_rules)' -ge 1 ]]"
 
 modprobe kvm_amd
 dmesg -C
@@ -49,10 +49,9 @@ cp --sparse=always "$img/root.img" "$work/root.img"
 hdir=${PVCHAN_HOST_DIR:-}
 if [[ -n $hdir ]]; then
 	hroot=$hdir/root
-	hfact() { sed -n "s/^$1 //p" "$hdir/facts.txt"; }
 	sed 's/^/# host system: /' "$hdir/facts.txt"
-	check "host: apt installed pvchan-host-dkms; DKMS built pvchan_host for L1's kernel ($(hfact vermagic))" \
-		bash -c "[[ '$(hfact module_path)' == */updates/dkms/pvchan_host.ko* && '$(hfact vermagic)' == '$(uname -r)' ]]"
+	check "host: apt installed pvchan-host-dkms; DKMS built pvchan_host for L1's kernel ($(fact "$hdir" vermagic))" \
+		bash -c "[[ '$(fact "$hdir" module_path)' == */updates/dkms/pvchan_host.ko* && '$(fact "$hdir" vermagic)' == '$(uname -r)' ]]"
 	# The installed system, run on L1's kernel; the disk image in /mnt.
 	for m in proc sys dev; do mount --rbind /$m "$hroot/$m"; done
 	mount --bind "$work" "$hroot/mnt"
