@@ -241,9 +241,16 @@ debug_run() {
 		--env "PVCHAN_FUZZ_CALLS=${PVCHAN_FUZZ_CALLS:-0}" --timeout 3600
 }
 
-# Print and count a finished suite's results.
+# Print and count a finished suite's results: every TAP line, and with a
+# failing one the comment lines around it (its diagnostics: up to 40 before,
+# 40 after), so a CI log says why without the suite's own log.
 report() {	# report NAME RC
-	grep -E '^(not )?ok ' "$OUT/$1.log"
+	awk '/^(not )?ok / {
+		if (/^not ok /) for (i = (nb > 40 ? nb - 40 : 0); i < nb; i++)
+			print buf[i % 40]
+		nb = 0; after = /^not ok / ? 40 : 0; print; next }
+	/^#/ { if (after > 0) { after--; print } else buf[nb++ % 40] = $0 }' \
+		"$OUT/$1.log"
 	count "$1" "$2" "$OUT/$1.log"
 }
 

@@ -314,6 +314,10 @@ if grep -qE "$oops" "$out/dmesg.txt"; then
 else
 	tap OK "kernel log since boot has no KASAN/lockdep report, BUG, WARNING or Call Trace"
 fi
+# How full lockdep's fixed tables got (a full one is a "BUG: MAX_..." report
+# that turns lockdep off): the whole file in $PVOUT, the "used [max]" lines here.
+cp /proc/lockdep_stats "$out/lockdep_stats.txt" 2>/dev/null &&
+	grep -E '\[max: ' "$out/lockdep_stats.txt" | sed 's/^ */# lockdep: /'
 # A lockdep report, or anything else, turns lockdep off for the rest of the
 # run: the checks above would then prove less than they seem to.
 check "lockdep still on at the end (debug_locks 1)" \
