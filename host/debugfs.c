@@ -111,6 +111,8 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "irq_suppressed", &s->irq_suppressed);
 	pvchan_show_counter(m, "cq_full", &s->cq_full);
 	pvchan_show_counter(m, "backend_waits", &s->backend_waits);
+	pvchan_show_counter(m, "poll_hits", &s->poll_hits);
+	pvchan_show_counter(m, "poll_misses", &s->poll_misses);
 	pvchan_show_counter(m, "fault_dropped", &s->fault_dropped);
 	pvchan_show_counter(m, "fault_io_errors", &s->fault_io_errors);
 	pvchan_show_counter(m, "fault_corrupted", &s->fault_corrupted);

@@ -67,6 +67,8 @@ struct pvchan_queue_stats {
 	atomic64_t kick_suppressed;	/* batches with the kick requested off */
 	atomic64_t cq_full;
 	atomic64_t backend_waits;	/* batches stopped by &pvchan_dev_ops.ready */
+	atomic64_t poll_hits;	/* polls that found a submission: no kick */
+	atomic64_t poll_misses;	/* polls that timed out: kick re-armed */
 	atomic64_t fault_dropped;
 	atomic64_t fault_io_errors;
 	atomic64_t fault_corrupted;
@@ -101,6 +103,10 @@ struct pvchan_queue_stats {
  * @inflight: requests consumed from the ring and not completed on it yet
  *	(backend I/O in progress, or completed and not posted); under @lock.
  *	Consumption stops while it could overflow the completion ring.
+ * @poll_ns: how long the worker polls an empty ring before it asks for a
+ *	kick, adapted to the guest's pace (0 to poll_max_us); under @lock.
+ * @idle_since: when the worker last asked for a kick, 0 once a batch ran
+ *	after it; under @lock.
  * @done_lock: protects @done and @aio; taken in any context.
  * @done: asynchronous requests completed by the backend, to be posted by
  *	the worker.
@@ -126,6 +132,8 @@ struct pvchan_queue {
 	u64 irq_route;
 	struct pvchan_cqe last_cqe;
 	u32 inflight;
+	u32 poll_ns;
+	u64 idle_since;
 	spinlock_t done_lock;	/* see @done_lock above */
 	struct list_head done;
 	u32 aio;
@@ -322,6 +330,7 @@ int pvchan_ring_check(u32 size, u32 sq_prod, u32 sq_cons, u32 cq_prod,
 		      u32 cq_cons, u32 *pending);
 bool pvchan_blk_in_range(u64 cap, u64 sector, u64 count);
 void pvchan_clock_rate(u64 ns, u64 ticks, u32 *mul, u8 *shift);
+u32 pvchan_poll_adapt(u32 poll_ns, u64 gap_ns, u32 max_ns);
 size_t pvchan_blk_seg_bytes(const struct pvchan_seg *segs,
 			    unsigned int nsegs);
 #endif

@@ -24,6 +24,58 @@
 /* Entries served per worker run before yielding to other queues. */
 #define PVCHAN_QUEUE_BUDGET	64
 
+/* Polling windows: the first one, and the largest poll_max_us takes. */
+#define PVCHAN_POLL_START_NS	(10 * NSEC_PER_USEC)
+#define PVCHAN_POLL_MAX_US	10000
+
+static unsigned int poll_max_us = 50;
+
+static int pvchan_poll_max_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+
+	if (kstrtouint(val, 0, &us) || us > PVCHAN_POLL_MAX_US) {
+		pr_err("poll_max_us: a number of microseconds from 0 to %u\n",
+		       PVCHAN_POLL_MAX_US);
+		return -EINVAL;
+	}
+	WRITE_ONCE(poll_max_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops pvchan_poll_max_ops = {
+	.set = pvchan_poll_max_set,
+	.get = param_get_uint,
+};
+module_param_cb(poll_max_us, &pvchan_poll_max_ops, &poll_max_us, 0644);
+MODULE_PARM_DESC(poll_max_us,
+		 "Longest a queue worker polls an idle ring before it asks the guest for a kick, in microseconds; adaptive below it (0: never poll, at most 10000, default 50)");
+
+/**
+ * pvchan_poll_adapt() - a queue's next polling window.
+ * @poll_ns: the current window.
+ * @gap_ns: how long the ring stayed idle after the worker asked for a kick.
+ * @max_ns: the largest window (poll_max_us).
+ *
+ * Like KVM's halt polling: a kick that came within @max_ns of the request
+ * would have been seen by a poll, so the window grows (from 10 us, doubling
+ * each time); a longer gap means polling only burns CPU, and it halves (to
+ * 0 below 10 us).
+ *
+ * Return: the new window, at most @max_ns.
+ */
+VISIBLE_IF_KUNIT u32 pvchan_poll_adapt(u32 poll_ns, u64 gap_ns, u32 max_ns)
+{
+	u64 next;
+
+	if (gap_ns > max_ns)
+		next = poll_ns / 2 < PVCHAN_POLL_START_NS ? 0 : poll_ns / 2;
+	else
+		next = poll_ns ? (u64)poll_ns * 2 : PVCHAN_POLL_START_NS;
+	return min_t(u64, next, max_ns);
+}
+EXPORT_SYMBOL_IF_KUNIT(pvchan_poll_adapt);
+
 /**
  * pvchan_ring_check() - validate the guest-written ring indices.
  * @size: ring entries (power of two).
@@ -185,6 +237,8 @@ int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size)
 	q->sq_cons = 0;
 	q->cq_prod = 0;
 	q->broken = false;
+	q->poll_ns = 0;
+	q->idle_since = 0;
 	/* Zero the host half of the header; the guest owns the other half. */
 	if (pvchan_kvm_write(pvchan_queue_vm(q)->kvm, gpa + HDR_OFF(sq_cons),
 			     &hdr.sq_cons,
@@ -506,6 +560,35 @@ static bool pvchan_queue_signal(struct pvchan_queue *q, u32 *old_cq)
 	return true;
 }
 
+/*
+ * Poll an idle ring for q->poll_ns before asking for a kick: 1 if the guest
+ * submitted meanwhile, 0 if not (or the worker's CPU is wanted), -EFAULT if
+ * the ring is gone.  The guest does not kick meanwhile: sq_event is behind.
+ */
+static int pvchan_queue_poll(struct pvchan_queue *q)
+{
+	u64 end, window;
+	u32 sq_prod;
+
+	/* poll_max_us lowered since the window was set: it counts at once. */
+	window = min_t(u64, q->poll_ns,
+		       (u64)READ_ONCE(poll_max_us) * NSEC_PER_USEC);
+	if (!window)
+		return 0;
+	end = ktime_get_ns() + window;
+	do {
+		cpu_relax();
+		if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod))
+			return -EFAULT;
+		if (sq_prod != q->sq_cons) {
+			atomic64_inc(&q->stats.poll_hits);
+			return 1;
+		}
+	} while (ktime_get_ns() < end && !need_resched());
+	atomic64_inc(&q->stats.poll_misses);
+	return 0;
+}
+
 /* One batch; returns true if work is left (budget used up). */
 static bool pvchan_queue_batch(struct pvchan_queue *q)
 {
@@ -513,7 +596,16 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 	u32 mask = q->size - 1, old_cq = q->cq_prod, old_sq = q->sq_cons;
 	u32 sq_prod, cq_cons, pending, served = 0;
 	bool more = false;
+	int polled;
 
+	/* Woken after asking for a kick: adapt the polling window. */
+	if (q->idle_since) {
+		q->poll_ns = pvchan_poll_adapt(q->poll_ns,
+					       ktime_get_ns() - q->idle_since,
+					       READ_ONCE(poll_max_us) *
+					       NSEC_PER_USEC);
+		q->idle_since = 0;
+	}
 	for (;;) {
 		if (pvchan_queue_post_done(q) < 0)
 			goto out_fault;
@@ -553,15 +645,23 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 				atomic64_inc(&q->stats.kick_suppressed);
 				break;
 			}
+			/* Idle: poll a while (no kick needed if it hits). */
+			polled = pvchan_queue_poll(q);
+			if (polled < 0)
+				goto out_fault;
+			if (polled)
+				continue;
 			/* Ask for a kick at the next submission, then recheck. */
 			if (pvchan_ring_put(q, HDR_OFF(sq_event), q->sq_cons))
 				goto out_fault;
+			q->idle_since = ktime_get_ns();
 			/* sq_event store before the sq_prod reload (guest: publish). */
 			smp_mb();
 			if (pvchan_ring_get(q, HDR_OFF(sq_prod), &sq_prod))
 				goto out_fault;
 			if (sq_prod == q->sq_cons)
 				break;
+			q->idle_since = 0;
 			continue;
 		}
 		if (served >= PVCHAN_QUEUE_BUDGET) {

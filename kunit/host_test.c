@@ -345,6 +345,44 @@ static void pvchan_blk_in_range_test(struct kunit *test)
 			c->ok);
 }
 
+/* ---- polling window -------------------------------------------------------- */
+
+struct pvchan_poll_case {
+	const char *name;
+	u32 poll_ns;
+	u64 gap_ns;
+	u32 max_ns, next_ns;
+};
+
+static const struct pvchan_poll_case pvchan_poll_cases[] = {
+	{ "polling off", 0, 1000, 0, 0 },
+	{ "off stays off however soon the kick", 40000, 0, 0, 0 },
+	{ "soon kick starts polling", 0, 20000, 50000, 10000 },
+	{ "soon kick doubles", 10000, 30000, 50000, 20000 },
+	{ "doubling stops at max", 40000, 30000, 50000, 50000 },
+	{ "kick at max still grows", 20000, 50000, 50000, 40000 },
+	{ "late kick halves", 40000, 50001, 50000, 20000 },
+	{ "late kick, small window: off", 15000, 60000, 50000, 0 },
+	{ "late kick while off", 0, U64_MAX, 50000, 0 },
+	{ "max lowered below the window", 10000000, 1000, 50000, 50000 },
+	{ "no overflow at the top", 4000000000U, 0, U32_MAX, U32_MAX },
+};
+
+static void pvchan_poll_desc(const struct pvchan_poll_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(pvchan_poll, pvchan_poll_cases, pvchan_poll_desc);
+
+static void pvchan_poll_adapt_test(struct kunit *test)
+{
+	const struct pvchan_poll_case *c = test->param_value;
+
+	KUNIT_EXPECT_EQ(test, pvchan_poll_adapt(c->poll_ns, c->gap_ns, c->max_ns),
+			c->next_ns);
+}
+
 /* ---- latency histogram --------------------------------------------------- */
 
 static void pvchan_hist_bucket_test(struct kunit *test)
@@ -412,6 +450,7 @@ static struct kunit_case pvchan_host_input_cases[] = {
 	KUNIT_CASE_PARAM(pvchan_blk_in_range_test, pvchan_range_gen_params),
 	KUNIT_CASE(pvchan_hist_bucket_test),
 	KUNIT_CASE(pvchan_clock_rate_test),
+	KUNIT_CASE_PARAM(pvchan_poll_adapt_test, pvchan_poll_gen_params),
 	{}
 };
 

@@ -47,7 +47,14 @@ expect "module not loaded" 1 "is the pvchan_host module loaded" \
 	"$CTL" attach --pid "$qpid" --echo
 expect "status without the module" 1 "not found" "$CTL" status
 
+# A module parameter out of range: refused, and the kernel log says why.
+expect "insmod with poll_max_us out of range" 1 "poll_max_us: a number of microseconds" \
+	bash -c "insmod '$REPO/host/pvchan_host.ko' poll_max_us=20000; rc=\$?; dmesg | tail -n 3; exit \$rc"
 check "insmod pvchan_host" insmod "$REPO/host/pvchan_host.ko"
+pm=/sys/module/pvchan_host/parameters/poll_max_us
+check "poll_max_us at run time: default 50, 0 taken, 20000 refused" \
+	bash -c "[ \$(cat $pm) = 50 ] && echo 0 >$pm && [ \$(cat $pm) = 0 ] &&
+		! echo 20000 2>/dev/null >$pm && [ \$(cat $pm) = 0 ] && echo 50 >$pm"
 expect "unprivileged user" 1 "permission denied" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" attach --pid "$qpid"
 expect "status with nothing bound" 0 "no VMs bound" "$CTL" status
