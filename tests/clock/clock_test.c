@@ -6,7 +6,9 @@
  *                          once, each checked against the latest any CPU
  *                          saw: prints "reads R backwards B ns_per_read X"
  *   clock_test cost N      N CLOCK_MONOTONIC reads on this CPU alone:
- *                          prints "ns_per_read X"
+ *                          prints "ns_per_read X syscalls_per_read S"
+ *                          (S: system calls per read, -1 if they could
+ *                          not be counted)
  *   clock_test ptp DEV     host time from the PTP clock DEV
  *                          (PTP_SYS_OFFSET): prints "offset_ns O" (PTP
  *                          minus CLOCK_REALTIME, best of 5 samples)
@@ -34,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
 #include <linux/ptp_clock.h>
 
 static _Atomic int64_t latest;
@@ -91,17 +95,67 @@ static int mono(long n)
 	return 0;
 }
 
-/* The cost of one read on the current clocksource, on one CPU. */
+/*
+ * A counter of this thread's system calls (the raw_syscalls:sys_enter
+ * tracepoint, by perf), or -1 without tracefs or perf events.
+ */
+static int syscall_counter(void)
+{
+	static const char *const ids[] = {
+		"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+		"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id",
+		NULL,
+	};
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(attr),
+		.disabled = 1,
+	};
+	unsigned long long id;
+	unsigned int i;
+	FILE *f;
+
+	for (i = 0; ids[i]; i++) {
+		f = fopen(ids[i], "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu", &id) != 1)
+			id = 0;
+		fclose(f);
+		if (!id)
+			continue;
+		attr.config = id;
+		return syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	}
+	return -1;
+}
+
+/*
+ * The cost of one read on the current clocksource, on one CPU, and the
+ * system calls it makes (0 when the vDSO serves it; -1: not counted).
+ */
 static int cost(long n)
 {
 	struct timespec a, b, t;
+	long long calls = -1;
+	int fd = syscall_counter();
 	long i;
 
+	if (fd >= 0)
+		ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < n; i++)
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	clock_gettime(CLOCK_MONOTONIC, &b);
-	printf("ns_per_read %.1f\n", (double)(ns(&b) - ns(&a)) / n);
+	if (fd >= 0) {
+		ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(fd, &calls, sizeof(calls)) != sizeof(calls))
+			calls = -1;
+		close(fd);
+	}
+	printf("ns_per_read %.1f syscalls_per_read %.3f\n",
+	       (double)(ns(&b) - ns(&a)) / n,
+	       calls < 0 ? -1.0 : (double)calls / (n + 2));
 	return 0;
 }
 
