@@ -117,9 +117,10 @@ sys.exit(bad)'
 }
 
 # Run a suite in L1.  If L1 never reached the suite (the emulated machine
-# failed to boot), or stopped running (run-l1.sh's stall watchdog), run it
-# once more: that is the emulator, not pvchan, and the log keeps the
-# failed run.
+# failed to boot), its kernel reported a problem while booting (the debug
+# tier checks before its first test), or it stopped running (run-l1.sh's
+# stall watchdog), run it once more: that is the emulator or the test
+# kernel, not pvchan, and the log keeps the failed run.
 run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	local name=$1 script=$2 rc
 	shift 2
@@ -130,6 +131,14 @@ run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
 	if [[ $rc -ne 0 ]] && ! grep -q '=== L1 up' "$OUT/$name.log"; then
 		mv "$OUT/$name.log" "$OUT/$name.boot-failure.log"
 		echo "# $name: L1 did not boot, retrying once (see $name.boot-failure.log)"
+		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
+			>"$OUT/$name.log" 2>&1
+		rc=$?
+	elif [[ $rc -ne 0 ]] && grep -q '^not ok .* - kernel log clean before any test' "$OUT/$name.log"; then
+		# The debug kernel reported a problem while booting, before any
+		# module was loaded (tests/debug/debug-l1.sh): boot again.
+		mv "$OUT/$name.log" "$OUT/$name.boot-report.log"
+		echo "# $name: a kernel report at boot, before any test; retrying once (see $name.boot-report.log)"
 		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 			>"$OUT/$name.log" 2>&1
 		rc=$?
