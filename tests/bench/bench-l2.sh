@@ -1,6 +1,8 @@
 # shellcheck shell=dash
 # L2 side of make bench (/test.sh, busybox sh): the block workloads on the
-# pvchan disk (pvda) and the virtio-blk disk (vda), alternated.  fio (from
+# pvchan disk (pvda) and the virtio-blk disk (vda), alternated, the network
+# workloads on pvnet0 and the virtio-net device, alternated, then the cost
+# of clock_gettime() on each clocksource, alternated.  fio (from
 # the machine's root, hostrun) starts, and once I/O flows a window of
 # PVCHAN_BENCH_RUNTIME seconds is framed by "G begin" and "G end" lines, at
 # which L1 takes its counters; the window's I/Os are the disk's own
@@ -10,13 +12,16 @@
 G() { echo "G $*"; }
 reps=${PVCHAN_BENCH_REPS:-5}
 runtime=${PVCHAN_BENCH_RUNTIME:-5}
-# irqs DEV: interrupts so far of the disk, all vCPUs: pvchan's queue
-# interrupts (the disk is the only pvchan device), or the virtio transport
-# of vda (not the 9p one hostrun uses).
+parts=,${PVCHAN_BENCH_PARTS:-block,clock},
+# irqs DEV: interrupts so far of a device, all vCPUs: its pvchan queues'
+# (bench-l1.sh attaches the disk as dev0, the network device as dev1), or
+# its virtio transport's (not the 9p one hostrun uses).
 irqs() {
 	case $1 in
-	pvda) pat='pvchan-dev' ;;
-	vda) pat="$(basename "$(readlink -f /sys/block/vda/device)")\$" ;;
+	pvda) pat='pvchan-dev0-' ;;
+	pvnet0) pat='pvchan-dev1-' ;;
+	vda) pat="$(basename "$(readlink -f /sys/block/vda/device)")(-|\$)" ;;
+	*) pat="$(basename "$(readlink -f /sys/class/net/"$1"/device)")(-|\$)" ;;
 	esac
 	grep -E "$pat" /proc/interrupts |
 		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
@@ -25,11 +30,12 @@ irqs() {
 ios() { awk '{ print $1 + $5 }' /sys/block/"$1"/stat; }
 # up: uptime in 1/100 s.
 up() { tr -d . </proc/uptime | cut -d' ' -f1; }
-# terse FIELD: one field of fio's terse (v3) output; latencies in us.
-terse() { cut -d';' -f"$1" /tmp/fio.terse | head -n 1; }
 
+echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
+echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
 insmod /pvchan_guest.ko || G insmod_failed 1
 hostrun /sbin/modprobe virtio_blk
+hostrun /sbin/modprobe virtio_net
 i=0
 until [ -b /dev/pvda ] && [ -b /dev/vda ] || [ $i -ge 30 ]; do
 	sleep 1
@@ -38,7 +44,8 @@ done
 G disks "$(ls /sys/block | tr '\n' ' ')"
 grep -E 'pvchan|virtio' /proc/interrupts | sed 's/^/# /'
 # The same write-once content on both (randread reads data, not holes).
-for d in pvda vda; do
+case $parts in *,block,*) disks="pvda vda" ;; *) disks= ;; esac
+for d in $disks; do
 	hostrun /usr/bin/dd if=/dev/zero of=/dev/$d bs=1M count=256 oflag=direct status=none
 done
 
@@ -47,44 +54,174 @@ G begin idle
 sleep "$runtime"
 G end idle
 
-for wl in "randread 1 1" "randread 32 1" "randread 1 2" "randread 32 2" \
-	"randwrite 1 1" "randwrite 32 1" "randwrite 1 2" "randwrite 32 2"; do
+# Block workloads: "rw iodepth jobs" (colon-separated).
+wls="randread 1 1:randread 32 1:randread 1 2:randread 32 2"
+wls="$wls:randwrite 1 1:randwrite 32 1:randwrite 1 2:randwrite 32 2"
+case $parts in *,block,*) ;; *) wls= ;; esac
+IFS=:
+set -- $wls
+IFS=' '
+# One fio per workload, its runs one after the other (stonewall), on pvda
+# then vda, REPS times: fio's start (~10 s here: 64 shared libraries over
+# 9p, under nested emulation) is paid once, not per run.  Each run: 1 s of
+# ramp, the window, 4 s more (the window may overshoot under emulation).
+for wl in "$@"; do
 	set -- $wl
 	rw=$1 qd=$2 jobs=$3
+	runs= jobargs=
 	r=1
 	while [ $r -le "$reps" ]; do
 		for d in pvda vda; do
-			tag="$d $rw $qd $jobs $r"
-			hostrun /usr/bin/fio --name=b --filename=/dev/$d --direct=1 \
-				--ioengine=libaio --rw="$rw" --bs=4k --iodepth="$qd" \
-				--numjobs="$jobs" --group_reporting --thread \
-				--clocksource=clock_gettime --time_based \
-				--ramp_time=2 --runtime=$((runtime + 3)) \
-				--size=256M --randrepeat=0 --output-format=terse \
-				--terse-version=3 --output=/tmp/fio.terse >/dev/null 2>&1 &
-			fio=$!
-			# I/O flows, and a second more for every job to be at it.
-			s=$(ios $d) i=0
-			while [ "$(ios $d)" = "$s" ] && [ $i -lt 300 ]; do
+			runs="$runs $d-$r"
+			jobargs="$jobargs --name=$d-$r --filename=/dev/$d --stonewall"
+		done
+		r=$((r + 1))
+	done
+	# shellcheck disable=SC2086 # jobargs: one word per option
+	hostrun /usr/bin/fio --direct=1 --ioengine=libaio --rw="$rw" --bs=4k \
+		--iodepth="$qd" --numjobs="$jobs" --group_reporting --thread \
+		--clocksource=clock_gettime --time_based --ramp_time=1 \
+		--runtime=$((runtime + 4)) --size=256M --randrepeat=0 \
+		--output-format=terse --terse-version=3 --output=/tmp/fio.terse \
+		$jobargs >/dev/null 2>&1 &
+	fio=$!
+	: >/tmp/windows
+	for run in $runs; do
+		d=${run%-*}
+		# I/O flows on this run's disk, and a second more for every
+		# job to be at it.
+		s=$(ios $d) i=0
+		while [ "$(ios $d)" = "$s" ] && [ $i -lt 300 ]; do
+			sleep 0.2
+			i=$((i + 1))
+		done
+		sleep 1
+		tag="$d $rw $qd $jobs ${run#*-}"
+		G begin "$tag"
+		s0=$(ios $d) i0=$(irqs $d) t0=$(up)
+		sleep "$runtime"
+		s1=$(ios $d) i1=$(irqs $d) t1=$(up)
+		G end "$tag"
+		echo "$run $((s1 - s0)) $((t1 - t0)) $((i1 - i0))" >>/tmp/windows
+	done
+	wait $fio
+	# Completion latency of each run (its group's terse line, by job
+	# name): mean (field 16 read, 57 write) and p99 (the 13th percentile
+	# field: 30, 71; "99.000000%=N").
+	if [ $rw = randread ]; then m=16 p=30; else m=57 p=71; fi
+	while read -r run nio cs nirq; do
+		line=$(grep "^3;[^;]*;$run;" /tmp/fio.terse | head -n 1)
+		G result "${run%-*} $rw $qd $jobs ${run#*-}" ios=$nio csecs=$cs \
+			iops=$((nio * 100 / (cs > 0 ? cs : 1))) \
+			lat_us=$(echo "$line" | cut -d';' -f$m) \
+			p99_us=$(echo "$line" | cut -d';' -f$p | cut -d= -f2) irqs=$nirq
+	done </tmp/windows
+done
+
+# Network: pvnet0 (L1 192.0.2.1) and the virtio-net device (L1
+# 192.0.2.129), fixed neighbours.  Workloads: TCP stream from and to L2
+# (iperf3), 64-byte UDP from L2 (iperf3, unlimited rate), TCP ping-pong
+# (sockperf, 64-byte messages); per run, packets and bytes through the
+# device in the window, latency from sockperf.
+vnet() {
+	for i in /sys/class/net/*; do
+		[ "$(basename "$(readlink -f "$i"/device/driver)")" = virtio_net ] &&
+			basename "$i"
+	done
+}
+vnet=$(vnet)
+net_up() { # net_up DEV ADDR PEER PEER_MAC
+	ip addr add "$2"/25 dev "$1" && ip link set "$1" up &&
+		hostrun /sbin/ip neigh replace "$3" lladdr "$4" dev "$1" nud permanent
+}
+# nstat DEV COUNTER: one of the device's counters so far.
+nstat() { cat /sys/class/net/"$1"/statistics/"$2"; }
+# pkts DEV: packets through the device so far, both ways.
+pkts() { echo $(($(nstat "$1" rx_packets) + $(nstat "$1" tx_packets))); }
+nets=
+case $parts in
+*,net,*)
+	i=0
+	while { [ ! -e /sys/class/net/pvnet0 ] || [ -z "$vnet" ]; } && [ $i -lt 30 ]; do
+		sleep 1
+		i=$((i + 1))
+		vnet=$(vnet)
+	done
+	net_up pvnet0 192.0.2.2 192.0.2.1 52:54:00:c0:00:01 &&
+		net_up "$vnet" 192.0.2.130 192.0.2.129 52:54:00:c0:00:81 &&
+		nets="tcp_tx tcp_rx udp64_tx rr"
+	G netdevs "pvnet0 $vnet"
+	sleep 2
+	;;
+esac
+for wl in $nets; do
+	r=1
+	while [ $r -le "$reps" ]; do
+		for d in pvnet0 $vnet; do
+			if [ $d = pvnet0 ]; then peer=192.0.2.1; else peer=192.0.2.129; fi
+			t=$((runtime + 4))
+			case $wl in
+			tcp_tx) hostrun /usr/bin/iperf3 -c $peer -t $t >/tmp/net.out 2>&1 & ;;
+			tcp_rx) hostrun /usr/bin/iperf3 -c $peer -t $t -R >/tmp/net.out 2>&1 & ;;
+			udp64_tx) hostrun /usr/bin/iperf3 -c $peer -t $t -u -l 64 -b 0 >/tmp/net.out 2>&1 & ;;
+			rr) hostrun /usr/bin/sockperf ping-pong -i $peer --tcp -m 64 -t $t >/tmp/net.out 2>&1 & ;;
+			esac
+			job=$!
+			# Traffic flows (nothing else moves these counters), and
+			# a second more.
+			s=$(pkts $d) i=0
+			while [ "$(pkts $d)" = "$s" ] && [ $i -lt 150 ]; do
 				sleep 0.2
 				i=$((i + 1))
 			done
 			sleep 1
+			tag="net $d $wl $r"
 			G begin "$tag"
-			s0=$(ios $d) i0=$(irqs $d) t0=$(up)
+			p0=$(pkts $d) rb0=$(nstat $d rx_bytes) tb0=$(nstat $d tx_bytes)
+			i0=$(irqs $d) t0=$(up)
 			sleep "$runtime"
-			s1=$(ios $d) i1=$(irqs $d) t1=$(up)
+			p1=$(pkts $d) rb1=$(nstat $d rx_bytes) tb1=$(nstat $d tx_bytes)
+			i1=$(irqs $d) t1=$(up)
 			G end "$tag"
-			wait $fio
-			# Completion latency: mean (field 16 read, 57 write) and
-			# p99 (the 13th percentile field: 30, 71; "99.000000%=N").
-			if [ $rw = randread ]; then m=16 p=30; else m=57 p=71; fi
-			G result "$tag" ios=$((s1 - s0)) csecs=$((t1 - t0)) \
-				iops=$(((s1 - s0) * 100 / (t1 - t0))) lat_us=$(terse $m) \
-				p99_us=$(terse $p | cut -d= -f2) irqs=$((i1 - i0))
+			wait $job
+			# sockperf: "avg-latency=X (std-dev=...)" and percentiles, in usec.
+			lat=$(sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' /tmp/net.out | tail -n 1)
+			p99=$(sed -n 's/.*percentile 99.000 = *\([0-9.]*\).*/\1/p' /tmp/net.out | tail -n 1)
+			G result "$tag" pkts=$((p1 - p0)) rx_bytes=$((rb1 - rb0)) \
+				tx_bytes=$((tb1 - tb0)) csecs=$((t1 - t0)) irqs=$((i1 - i0)) \
+				${lat:+lat_us=$lat} ${p99:+p99_us=$p99}
 		done
 		r=$((r + 1))
 	done
 done
+
+case $parts in *,clock,*) ;; *) reps=0 ;; esac
+# clock_gettime() on each clocksource L2 has, in turn (L1 frames the run
+# for its VM exits).  tsc is there when the kernel did not find it
+# unstable; pvchan-time is the fallback without a usable TSC.
+cs=/sys/devices/system/clocksource/clocksource0
+grep -q ' /sys/kernel/tracing ' /proc/mounts ||
+	mount -t tracefs tracefs /sys/kernel/tracing
+# The ones the kernel lets us switch to (it refuses tsc once unstable).
+clocks=
+for c in pvchan-tsc kvm-clock tsc pvchan-time; do
+	grep -qw "$c" $cs/available_clocksource || continue
+	echo "$c" >$cs/current_clocksource 2>/dev/null
+	[ "$(cat $cs/current_clocksource)" = "$c" ] && clocks="$clocks $c"
+done
+G clocksources "$clocks"
+r=1
+while [ $r -le "$reps" ]; do
+	for c in $clocks; do
+		echo "$c" >$cs/current_clocksource
+		G begin "clock $c $r"
+		v=$(/clock_test cost 500000)
+		G end "clock $c $r"
+		G result clock "$c" "$r" reads=500000 \
+			"$(echo "$v" | awk '{ printf "ns_per_read=%s syscalls_per_read=%s", $2, $4 }')"
+	done
+	r=$((r + 1))
+done
+echo pvchan-tsc >$cs/current_clocksource
 echo "=== BENCH DONE"
 sleep 600
