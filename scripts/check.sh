@@ -122,31 +122,27 @@ sys.exit(bad)'
 # stall watchdog), run it once more: that is the emulator or the test
 # kernel, not pvchan, and the log keeps the failed run.
 run_vm_suite() {	# run_vm_suite NAME SCRIPT [run-l1 args...]
-	local name=$1 script=$2 rc
+	local name=$1 script=$2 rc why
 	shift 2
 	[[ $script == /* ]] || script=$REPO/$script
 	"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 		>"$OUT/$name.log" 2>&1
 	rc=$?
+	why=''	# SUFFIX:REASON: the failed run's log name, what to say
 	if [[ $rc -ne 0 ]] && ! grep -q '=== L1 up' "$OUT/$name.log"; then
-		mv "$OUT/$name.log" "$OUT/$name.boot-failure.log"
-		echo "# $name: L1 did not boot, retrying once (see $name.boot-failure.log)"
-		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
-			>"$OUT/$name.log" 2>&1
-		rc=$?
+		why="boot-failure:L1 did not boot"
 	elif [[ $rc -ne 0 ]] && grep -q '^not ok .* - kernel log clean before any test' "$OUT/$name.log"; then
 		# The debug kernel reported a problem while booting, before any
-		# module was loaded (tests/debug/debug-l1.sh): boot again.
-		mv "$OUT/$name.log" "$OUT/$name.boot-report.log"
-		echo "# $name: a kernel report at boot, before any test; retrying once (see $name.boot-report.log)"
-		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
-			>"$OUT/$name.log" 2>&1
-		rc=$?
+		# module was loaded (tests/debug/debug-l1.sh).
+		why="boot-report:a kernel report at boot, before any test"
 	elif [[ $rc -ne 0 ]] && grep -q 'run-l1.sh: L1 stalled' "$OUT/$name.log"; then
 		# The emulator stopped running L1 (seen with one L1 vCPU stuck in
-		# a nested guest): the log keeps the stalled run.
-		mv "$OUT/$name.log" "$OUT/$name.stalled.log"
-		echo "# $name: L1 stalled, retrying once (see $name.stalled.log)"
+		# a nested guest).
+		why="stalled:L1 stalled"
+	fi
+	if [[ -n $why ]]; then
+		mv "$OUT/$name.log" "$OUT/$name.${why%%:*}.log"
+		echo "# $name: ${why#*:}, retrying once (see $name.${why%%:*}.log)"
 		"$REPO/harness/run-l1.sh" --script "$script" --out "$OUT/$name" "$@" \
 			>"$OUT/$name.log" 2>&1
 		rc=$?

@@ -28,6 +28,16 @@ irqs() {
 }
 # ios DEV: reads and writes completed so far.
 ios() { awk '{ print $1 + $5 }' /sys/block/"$1"/stat; }
+# flowing COUNTER DEV: wait until COUNTER of DEV moves (at most 60 s), and
+# a second more for every job to be at it.
+flowing() {
+	s=$("$@") i=0
+	while [ "$("$@")" = "$s" ] && [ $i -lt 300 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	sleep 1
+}
 # up: uptime in 1/100 s.
 up() { tr -d . </proc/uptime | cut -d' ' -f1; }
 
@@ -88,14 +98,8 @@ for wl in "$@"; do
 	: >/tmp/windows
 	for run in $runs; do
 		d=${run%-*}
-		# I/O flows on this run's disk, and a second more for every
-		# job to be at it.
-		s=$(ios $d) i=0
-		while [ "$(ios $d)" = "$s" ] && [ $i -lt 300 ]; do
-			sleep 0.2
-			i=$((i + 1))
-		done
-		sleep 1
+		# I/O flows on this run's disk.
+		flowing ios $d
 		tag="$d $rw $qd $jobs ${run#*-}"
 		G begin "$tag"
 		s0=$(ios $d) i0=$(irqs $d) t0=$(up)
@@ -167,14 +171,8 @@ for wl in $nets; do
 			rr) hostrun /usr/bin/sockperf ping-pong -i $peer --tcp -m 64 -t $t >/tmp/net.out 2>&1 & ;;
 			esac
 			job=$!
-			# Traffic flows (nothing else moves these counters), and
-			# a second more.
-			s=$(pkts $d) i=0
-			while [ "$(pkts $d)" = "$s" ] && [ $i -lt 150 ]; do
-				sleep 0.2
-				i=$((i + 1))
-			done
-			sleep 1
+			# Traffic flows (nothing else moves these counters).
+			flowing pkts $d
 			tag="net $d $wl $r"
 			G begin "$tag"
 			p0=$(pkts $d) rb0=$(nstat $d rx_bytes) tb0=$(nstat $d tx_bytes)
