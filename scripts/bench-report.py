@@ -46,12 +46,30 @@ def load(rundir):
     return snaps, results
 
 
+# L1 takes its counters when it reads L2's frame lines; a window whose
+# length as L1 saw it differs from L2's by more than this share is out of
+# step, and its L1 counters (exits, hypercalls, L1 CPU, taps) are left out.
+MAX_SKEW = 0.2
+L1_KEYS = {"exits_per_io", "hypercalls_per_io", "l1_cpu_us_per_io",
+           "exits_per_pkt", "l1_cpu_us_per_pkt", "value"}
+
+
+def window_skew(d, r):
+    """How far L1's view of a window's length is from L2's (a share)."""
+    l2 = r.get("csecs", 0) / 100
+    return abs(d.get("t", 0) - l2) / l2 if l2 else 1.0
+
+
 def spread(rs, keys):
     """Median, min and max of every key over the runs rs."""
     s = {}
     for k in keys:
-        v = [r[k] for r in rs]
-        s[k] = {"median": statistics.median(v), "min": min(v), "max": max(v)}
+        v = [r[k] for r in rs
+             if k not in L1_KEYS or r.get("window_skew", 0) <= MAX_SKEW]
+        s[k] = ({"median": statistics.median(v), "min": min(v), "max": max(v),
+                 "runs": len(v)} if v else
+                {"median": float("nan"), "min": float("nan"),
+                 "max": float("nan"), "runs": 0})
     return s
 
 
@@ -84,6 +102,7 @@ def block_runs(snaps, results, idle_rate):
         d = delta(snaps[tag])
         ios = r.get("ios", 0) or 1
         exits, reasons = net_exits(d, idle_rate, ios)
+        skew = window_skew(d, r)
         runs.append({
             "dev": dev, "rw": rw, "iodepth": int(qd), "jobs": int(jobs),
             "rep": int(rep), "iops": r.get("iops", 0),
@@ -92,6 +111,7 @@ def block_runs(snaps, results, idle_rate):
             "hypercalls_per_io": d.get("hypercalls", 0) / ios,
             "irqs_per_io": r.get("irqs", 0) / ios,
             "l1_cpu_us_per_io": d.get("l1_busy_ticks", 0) * 1e4 / ios,
+            "window_skew": skew,
         })
     return runs
 
@@ -147,6 +167,7 @@ def net_runs(snaps, results, idle_rate):
         tap = "pvtap0" if dev == "pvnet0" else "vtap0"
         pkts = r.get("pkts", 0) or 1
         exits, reasons = net_exits(d, idle_rate, pkts)
+        skew = window_skew(d, r)
         taps = {k[len(tap) + 1:]: v for k, v in d.items()
                 if k.startswith(tap + "_")}
         runs.append({
@@ -156,6 +177,7 @@ def net_runs(snaps, results, idle_rate):
             "irqs_per_pkt": r.get("irqs", 0) / pkts,
             "l1_cpu_us_per_pkt": d.get("l1_busy_ticks", 0) * 1e4 / pkts,
             "lat_us": r.get("lat_us", 0), "p99_us": r.get("p99_us", 0),
+            "window_skew": skew,
         })
     return runs
 
@@ -284,6 +306,7 @@ set key top left
 set grid ytics
 set yrange [0:*]
 set xtics rotate by -30
+set datafile missing 'nan'
 """
     # (PNG, condition, plot): the charts there is data for.
     plots = [
@@ -308,17 +331,21 @@ set title 'clock_gettime(CLOCK_MONOTONIC) in L2, ns per read (bars: min-max)'
 plot 'clock.dat' using 2:3:4:xtic(1) title 'ns/read'
 """),
     ]
-    pngs = [png for png, cond, _ in plots if cond]
-    gp += "".join("set output '%s'\n%s" % (png, plot)
-                  for png, cond, plot in plots if cond)
-    with open(os.path.join(outdir, "charts.gp"), "w") as f:
-        f.write(gp)
-    try:
-        subprocess.run(["gnuplot", "charts.gp"], cwd=outdir, check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        print("bench-report: no charts (gnuplot: %s)" % e, file=sys.stderr)
-        return []
+    # One gnuplot per chart: one without valid points (every run of a
+    # device out of step, say) must not cost the others.
+    pngs = []
+    for png, cond, plot in plots:
+        if not cond:
+            continue
+        script = gp + "set output '%s'\n%s" % (png, plot)
+        try:
+            subprocess.run(["gnuplot"], input=script.encode(), cwd=outdir,
+                           check=True, stderr=subprocess.DEVNULL)
+            pngs.append(png)
+        except (OSError, subprocess.CalledProcessError) as e:
+            print("bench-report: no %s (gnuplot: %s)" % (png, e), file=sys.stderr)
     return pngs
+
 
 
 def main():
@@ -354,7 +381,12 @@ def main():
         json.dump({"idle_exits_per_s": idle_rate, "block": block, "net": net,
                    "clock": clock, "runs": runs, "net_runs": nruns,
                    "clock_runs": cruns}, f, indent=1)
-    lines = ["### Block", ""] + block_table(block)
+    every = runs + nruns
+    off = sum(1 for r in every if r["window_skew"] > MAX_SKEW)
+    lines = ["L1's counters (exits, hypercalls, L1 CPU, taps) left out for %d of %d "
+             "runs: their window as L1 saw it was more than %d%% longer or shorter "
+             "than L2's." % (off, len(every), MAX_SKEW * 100), ""]
+    lines += ["### Block", ""] + block_table(block)
     lines += ["", "### Network", ""] + net_table(net)
     lines += ["", "### Clock", ""] + clock_table(clock)
     pngs = charts(outdir, block, net, clock)
