@@ -51,6 +51,11 @@ module_param_cb(poll_max_us, &pvchan_poll_max_ops, &poll_max_us, 0644);
 MODULE_PARM_DESC(poll_max_us,
 		 "Longest a queue worker polls an idle ring before it asks the guest for a kick, in microseconds; adaptive below it (0: never poll, at most 10000, default 50)");
 
+static u32 pvchan_poll_max_ns(void)
+{
+	return READ_ONCE(poll_max_us) * NSEC_PER_USEC;
+}
+
 /**
  * pvchan_poll_adapt() - a queue's next polling window.
  * @poll_ns: the current window.
@@ -571,8 +576,7 @@ static int pvchan_queue_poll(struct pvchan_queue *q)
 	u32 sq_prod;
 
 	/* poll_max_us lowered since the window was set: it counts at once. */
-	window = min_t(u64, q->poll_ns,
-		       (u64)READ_ONCE(poll_max_us) * NSEC_PER_USEC);
+	window = min(q->poll_ns, pvchan_poll_max_ns());
 	if (!window)
 		return 0;
 	end = ktime_get_ns() + window;
@@ -602,8 +606,7 @@ static bool pvchan_queue_batch(struct pvchan_queue *q)
 	if (q->idle_since) {
 		q->poll_ns = pvchan_poll_adapt(q->poll_ns,
 					       ktime_get_ns() - q->idle_since,
-					       READ_ONCE(poll_max_us) *
-					       NSEC_PER_USEC);
+					       pvchan_poll_max_ns());
 		q->idle_since = 0;
 	}
 	for (;;) {

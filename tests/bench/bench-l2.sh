@@ -12,7 +12,9 @@
 G() { echo "G $*"; }
 reps=${PVCHAN_BENCH_REPS:-5}
 runtime=${PVCHAN_BENCH_RUNTIME:-5}
-parts=,${PVCHAN_BENCH_PARTS:-block,clock},
+parts=,${PVCHAN_BENCH_PARTS:-block,net,clock},
+# part NAME: NAME is one of the parts to run.
+part() { case $parts in *,"$1",*) return 0 ;; esac; return 1; }
 # irqs DEV: interrupts so far of a device, all vCPUs: its pvchan queues'
 # (bench-l1.sh attaches the disk as dev0, the network device as dev1), or
 # its virtio transport's (not the 9p one hostrun uses).
@@ -54,7 +56,8 @@ done
 G disks "$(ls /sys/block | tr '\n' ' ')"
 grep -E 'pvchan|virtio' /proc/interrupts | sed 's/^/# /'
 # The same write-once content on both (randread reads data, not holes).
-case $parts in *,block,*) disks="pvda vda" ;; *) disks= ;; esac
+disks=
+part block && disks="pvda vda"
 for d in $disks; do
 	hostrun /usr/bin/dd if=/dev/zero of=/dev/$d bs=1M count=256 oflag=direct status=none
 done
@@ -67,7 +70,7 @@ G end idle
 # Block workloads: "rw iodepth jobs" (colon-separated).
 wls="randread 1 1:randread 32 1:randread 1 2:randread 32 2"
 wls="$wls:randwrite 1 1:randwrite 32 1:randwrite 1 2:randwrite 32 2"
-case $parts in *,block,*) ;; *) wls= ;; esac
+part block || wls=
 IFS=:
 set -- $wls
 IFS=' '
@@ -143,8 +146,7 @@ nstat() { cat /sys/class/net/"$1"/statistics/"$2"; }
 # pkts DEV: packets through the device so far, both ways.
 pkts() { echo $(($(nstat "$1" rx_packets) + $(nstat "$1" tx_packets))); }
 nets=
-case $parts in
-*,net,*)
+if part net; then
 	i=0
 	while { [ ! -e /sys/class/net/pvnet0 ] || [ -z "$vnet" ]; } && [ $i -lt 30 ]; do
 		sleep 1
@@ -156,8 +158,7 @@ case $parts in
 		nets="tcp_tx tcp_rx udp64_tx rr"
 	G netdevs "pvnet0 $vnet"
 	sleep 2
-	;;
-esac
+fi
 for wl in $nets; do
 	r=1
 	while [ $r -le "$reps" ]; do
@@ -193,7 +194,6 @@ for wl in $nets; do
 	done
 done
 
-case $parts in *,clock,*) ;; *) reps=0 ;; esac
 # clock_gettime() on each clocksource L2 has, in turn (L1 frames the run
 # for its VM exits).  tsc is there when the kernel did not find it
 # unstable; pvchan-time is the fallback without a usable TSC.
@@ -203,7 +203,7 @@ grep -q ' /sys/kernel/tracing ' /proc/mounts ||
 # The ones the kernel lets us switch to (it refuses tsc once unstable).
 clocks=
 for c in pvchan-tsc kvm-clock tsc pvchan-time; do
-	grep -qw "$c" $cs/available_clocksource || continue
+	part clock && grep -qw "$c" $cs/available_clocksource || continue
 	echo "$c" >$cs/current_clocksource 2>/dev/null
 	[ "$(cat $cs/current_clocksource)" = "$c" ] && clocks="$clocks $c"
 done
