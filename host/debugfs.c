@@ -97,6 +97,7 @@ static int pvchan_qstats_show(struct seq_file *m, void *unused)
 	pvchan_show_counter(m, "kicks", &s->kicks);
 	pvchan_show_counter(m, "kick_suppressed", &s->kick_suppressed);
 	pvchan_show_counter(m, "requests", &s->requests);
+	pvchan_show_counter(m, "batches", &s->batches);
 	for (i = 0; i < PVCHAN_STATS_OPS; i++) {
 		if (!op_names[i])
 			continue;

@@ -58,6 +58,7 @@ enum pvchan_reject {
 struct pvchan_queue_stats {
 	atomic64_t kicks;
 	atomic64_t requests;
+	atomic64_t batches;	/* worker runs that took requests */
 	atomic64_t ops[PVCHAN_STATS_OPS];
 	atomic64_t completions;
 	atomic64_t errors;

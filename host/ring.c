@@ -698,6 +698,8 @@ out_stop:
 	/* Completions that arrived while the ring was read. */
 	if (pvchan_queue_post_done(q) < 0)
 		goto out_fault;
+	if (q->sq_cons != old_sq)
+		atomic64_inc(&q->stats.batches);
 	if (q->sq_cons == old_sq && q->cq_prod == old_cq)
 		return more;
 	if (!pvchan_queue_signal(q, &old_cq))

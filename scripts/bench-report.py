@@ -51,6 +51,7 @@ def load(rundir):
 # step, and its L1 counters (exits, hypercalls, L1 CPU, taps) are left out.
 MAX_SKEW = 0.2
 L1_KEYS = {"exits_per_io", "hypercalls_per_io", "l1_cpu_us_per_io",
+           "reqs_per_batch",
            "exits_per_pkt", "l1_cpu_us_per_pkt", "value"}
 
 
@@ -65,7 +66,8 @@ def spread(rs, keys):
     s = {}
     for k in keys:
         v = [r[k] for r in rs
-             if k not in L1_KEYS or r.get("window_skew", 0) <= MAX_SKEW]
+             if (k not in L1_KEYS or r.get("window_skew", 0) <= MAX_SKEW)
+             and r[k] == r[k]]  # NaN: the run has no such value
         s[k] = ({"median": statistics.median(v), "min": min(v), "max": max(v),
                  "runs": len(v)} if v else
                 {"median": float("nan"), "min": float("nan"),
@@ -89,7 +91,7 @@ def net_exits(d, idle_rate, count):
 
 
 BLOCK_KEYS = ["iops", "lat_us", "p99_us", "exits_per_io", "hypercalls_per_io",
-              "irqs_per_io", "l1_cpu_us_per_io"]
+              "irqs_per_io", "l1_cpu_us_per_io", "reqs_per_batch"]
 CLOCK_KEYS = ["ns_per_read", "syscalls_per_read", "exits_per_read"]
 
 
@@ -111,6 +113,10 @@ def block_runs(snaps, results, idle_rate):
             "hypercalls_per_io": d.get("hypercalls", 0) / ios,
             "irqs_per_io": r.get("irqs", 0) / ios,
             "l1_cpu_us_per_io": d.get("l1_busy_ticks", 0) * 1e4 / ios,
+            # pvblk: requests the host worker took per wake-up.
+            "reqs_per_batch": (d.get("pvblk_requests", 0) / d["pvblk_batches"]
+                               if dev == "pvda" and d.get("pvblk_batches")
+                               else float("nan")),
             "window_skew": skew,
         })
     return runs
@@ -213,20 +219,22 @@ def net_table(summary):
 def block_table(summary):
     by = {(s["rw"], s["iodepth"], s["jobs"], s["dev"]): s for s in summary}
     lines = ["| workload | device | IOPS (min-max) | pv/virtio | lat us | p99 us "
-             "| exits/IO | hypercalls/IO | irqs/IO | L1 CPU us/IO |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| exits/IO | hypercalls/IO | irqs/IO | L1 CPU us/IO | requests/host batch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (rw, qd, jobs, dev), s in sorted(by.items()):
         other = by.get((rw, qd, jobs, "vda"))
         ratio = (s["iops"]["median"] / other["iops"]["median"]
                  if dev == "pvda" and other and other["iops"]["median"] else None)
         lines.append("| 4k %s qd%d x%d | %s | %.0f (%.0f-%.0f) | %s | %.0f | %.0f "
-                     "| %.2f | %.2f | %.2f | %.0f |" % (
+                     "| %.2f | %.2f | %.2f | %.0f | %s |" % (
                          rw, qd, jobs, "pvblk" if dev == "pvda" else "virtio-blk",
                          s["iops"]["median"], s["iops"]["min"], s["iops"]["max"],
                          "%.2fx" % ratio if ratio else "",
                          s["lat_us"]["median"], s["p99_us"]["median"],
                          s["exits_per_io"]["median"], s["hypercalls_per_io"]["median"],
-                         s["irqs_per_io"]["median"], s["l1_cpu_us_per_io"]["median"]))
+                         s["irqs_per_io"]["median"], s["l1_cpu_us_per_io"]["median"],
+                         "%.1f" % s["reqs_per_batch"]["median"]
+                         if s["reqs_per_batch"]["runs"] else ""))
     return lines
 
 

@@ -219,7 +219,8 @@ compat_run() {
 # debug_kernel gets the test kernel (a build with all cores when cold),
 # debug_build builds pvchan against it (one core), debug_run boots L1,
 # which the caller runs in the background beside the other suites (one L1
-# vCPU each, two cores).
+# vCPU each, two cores).  L1 gets 1.5 GiB, not 3: kmemleak's scan reads
+# every struct page, and the tier's VMs are small.
 debug_kdir=
 debug_kernel() {
 	if ! debug_kdir=$("$REPO/kunit/build-kernel.sh" 2>"$OUT/debug-build.log"); then
@@ -240,7 +241,7 @@ debug_build() {
 
 debug_run() {
 	run_vm_suite debug tests/debug/debug-l1.sh --kernel "$debug_kdir" \
-		--smp "${1:-2}" \
+		--smp "${1:-2}" --mem 1536M \
 		--env "PVCHAN_DEBUG_BUILD=$OUT/debug-src" \
 		--env "PVCHAN_DEBUG_E2E=${PVCHAN_DEBUG_E2E:-0}" \
 		--env "PVCHAN_FUZZ_CALLS=${PVCHAN_FUZZ_CALLS:-0}" --timeout 3600

@@ -55,10 +55,18 @@ snap() {
 	[[ -e $dbg/vm$vm/hypercalls ]] &&
 		hc=$(awk '{ s += $2 } END { print s + 0 }' $dbg/vm"$vm"/hypercalls)
 	busy=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
-	printf '%s %s|t=%s exits=%s hypercalls=%s l1_busy_ticks=%s %s %s\n' "$1" "$2" \
+	printf '%s %s|t=%s exits=%s hypercalls=%s l1_busy_ticks=%s %s %s %s\n' "$1" "$2" \
 		"$(date +%s.%N)" "$(cat /sys/kernel/debug/kvm/exits)" "$hc" "$busy" \
 		"$(awk '/^{ exit_reason:/ { printf "exit_%s=%s ", $3, $6 }' \
-			$tracefs/events/kvm/kvm_exit/hist)" "$(taps)" >>"$out/snap.log"
+			$tracefs/events/kvm/kvm_exit/hist)" "$(taps)" "$(disk_queues)" \
+		>>"$out/snap.log"
+}
+# disk_queues: the pvchan disk's (dev0) host queues, summed: requests and
+# worker runs that took some (their ratio: requests served per wake-up).
+disk_queues() {
+	cat $dbg/vm"$vm"/dev0/q*/stats 2>/dev/null |
+		awk '$1 == "requests" || $1 == "batches" { s[$1] += $2 }
+		END { printf "pvblk_requests=%d pvblk_batches=%d", s["requests"], s["batches"] }'
 }
 # taps: the taps' counters as L1 sees them (rx: what L2 sent).
 taps() {
