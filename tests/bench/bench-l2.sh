@@ -40,8 +40,31 @@ flowing() {
 	done
 	sleep 1
 }
-# up: uptime in 1/100 s.
-up() { tr -d . </proc/uptime | cut -d' ' -f1; }
+# now: T = uptime in 1/100 s, with shell builtins only.  A window's
+# counters are read with builtins right before its "G begin" and "G end"
+# lines, so that L1's window (between the lines) is L2's: a process costs
+# about half a second here, and four of them around each line made L1's
+# windows 50% longer than L2's.
+now() {
+	read -r u _ </proc/uptime
+	T=$((${u%.*} * 100 + 1${u#*.} - 100))
+}
+# disk DEV: S = reads and writes DEV completed so far, and now.
+disk() {
+	read -r r _ _ _ w _ </sys/block/"$1"/stat
+	S=$((r + w))
+	now
+}
+# net DEV: P = packets through DEV so far (both ways), RB, TB = bytes
+# received, sent; and now.
+net() {
+	read -r rp </sys/class/net/"$1"/statistics/rx_packets
+	read -r tp </sys/class/net/"$1"/statistics/tx_packets
+	read -r RB </sys/class/net/"$1"/statistics/rx_bytes
+	read -r TB </sys/class/net/"$1"/statistics/tx_bytes
+	P=$((rp + tp))
+	now
+}
 
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
@@ -104,10 +127,14 @@ for wl in "$@"; do
 		# I/O flows on this run's disk.
 		flowing ios $d
 		tag="$d $rw $qd $jobs ${run#*-}"
+		i0=$(irqs $d)
+		disk $d
+		s0=$S t0=$T
 		G begin "$tag"
-		s0=$(ios $d) i0=$(irqs $d) t0=$(up)
 		sleep "$runtime"
-		s1=$(ios $d) i1=$(irqs $d) t1=$(up)
+		i1=$(irqs $d)
+		disk $d
+		s1=$S t1=$T
 		G end "$tag"
 		echo "$run $((s1 - s0)) $((t1 - t0)) $((i1 - i0))" >>/tmp/windows
 	done
@@ -175,12 +202,14 @@ for wl in $nets; do
 			# Traffic flows (nothing else moves these counters).
 			flowing pkts $d
 			tag="net $d $wl $r"
+			i0=$(irqs $d)
+			net $d
+			p0=$P rb0=$RB tb0=$TB t0=$T
 			G begin "$tag"
-			p0=$(pkts $d) rb0=$(nstat $d rx_bytes) tb0=$(nstat $d tx_bytes)
-			i0=$(irqs $d) t0=$(up)
 			sleep "$runtime"
-			p1=$(pkts $d) rb1=$(nstat $d rx_bytes) tb1=$(nstat $d tx_bytes)
-			i1=$(irqs $d) t1=$(up)
+			i1=$(irqs $d)
+			net $d
+			p1=$P rb1=$RB tb1=$TB t1=$T
 			G end "$tag"
 			wait $job
 			# sockperf: "avg-latency=X (std-dev=...)" and percentiles, in usec.
