@@ -28,8 +28,6 @@ irqs() {
 	grep -E "$pat" /proc/interrupts |
 		awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
 }
-# ios DEV: reads and writes completed so far.
-ios() { awk '{ print $1 + $5 }' /sys/block/"$1"/stat; }
 # flowing COUNTER DEV: wait until COUNTER of DEV moves (at most 60 s), and
 # a second more for every job to be at it.
 flowing() {
@@ -65,6 +63,9 @@ net() {
 	P=$((rp + tp))
 	now
 }
+# ios DEV, pkts DEV: those counters, printed (for flowing).
+ios() { disk "$1" && echo "$S"; }
+pkts() { net "$1" && echo "$P"; }
 
 echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6
 echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6
@@ -168,10 +169,6 @@ net_up() { # net_up DEV ADDR PEER PEER_MAC
 	ip addr add "$2"/25 dev "$1" && ip link set "$1" up &&
 		hostrun /sbin/ip neigh replace "$3" lladdr "$4" dev "$1" nud permanent
 }
-# nstat DEV COUNTER: one of the device's counters so far.
-nstat() { cat /sys/class/net/"$1"/statistics/"$2"; }
-# pkts DEV: packets through the device so far, both ways.
-pkts() { echo $(($(nstat "$1" rx_packets) + $(nstat "$1" tx_packets))); }
 nets=
 if part net; then
 	i=0
