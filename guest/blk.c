@@ -344,6 +344,7 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	struct pvchan_sqe *sqe;
 	unsigned long flags;
 	u16 op, sqe_flags = 0;
+	bool notify;
 	u32 len = 0;
 	int nsegs;
 
@@ -411,9 +412,11 @@ static blk_status_t pvchan_blk_queue_rq(struct blk_mq_hw_ctx *hctx,
 	atomic64_inc(&gq->stats.submitted);
 	atomic64_inc(&bq->ops[op]);
 	trace_pvchan_guest_req_submit(gq->dev->index, gq->index, req_id, op);
-	if (bd->last)
-		pvchan_gqueue_kick(gq);
+	notify = bd->last && pvchan_gqueue_kick_prepare(gq);
 	spin_unlock_irqrestore(&gq->lock, flags);
+	/* Quiescing the queue (pvchan_blk_recover()) waits for this too. */
+	if (notify)
+		pvchan_gqueue_notify(gq);
 	return BLK_STS_OK;
 }
 
@@ -423,11 +426,13 @@ static void pvchan_blk_commit_rqs(struct blk_mq_hw_ctx *hctx)
 	struct pvchan_blk *blk = hctx->queue->queuedata;
 	struct pvchan_blk_queue *bq = &blk->queues[hctx->queue_num];
 	unsigned long flags;
+	bool notify;
 
 	spin_lock_irqsave(&bq->gq->lock, flags);
-	if (!bq->dead)
-		pvchan_gqueue_kick(bq->gq);
+	notify = !bq->dead && pvchan_gqueue_kick_prepare(bq->gq);
 	spin_unlock_irqrestore(&bq->gq->lock, flags);
+	if (notify)
+		pvchan_gqueue_notify(bq->gq);
 }
 
 /* Completion callback of every queue: hard irq, gq->lock held. */

@@ -204,6 +204,8 @@ int pvchan_gqueue_init(struct pvchan_gdev *dev, struct pvchan_gqueue *q,
 		       u16 index, unsigned int cpu);
 void pvchan_gqueue_destroy(struct pvchan_gqueue *q);
 void pvchan_gqueue_kick(struct pvchan_gqueue *q);
+bool pvchan_gqueue_kick_prepare(struct pvchan_gqueue *q);
+void pvchan_gqueue_notify(struct pvchan_gqueue *q);
 int pvchan_gqueue_restart(struct pvchan_gqueue *q);
 void pvchan_gqueue_stats_show(struct seq_file *m, struct pvchan_gqueue *q);
 bool pvchan_gfault(atomic_t *knob, atomic64_t *count);

@@ -155,27 +155,51 @@ bool pvchan_gring_arm(struct pvchan_gring *r)
 EXPORT_SYMBOL_IF_KUNIT(pvchan_gring_arm);
 
 /**
- * pvchan_gqueue_kick() - publish submissions and notify the host if needed.
+ * pvchan_gqueue_kick_prepare() - publish submissions; must the host be told?
  * @q: queue, under @q->lock.
+ *
+ * Return: true if the caller must call pvchan_gqueue_notify(), best after
+ * dropping @q->lock if it disables interrupts: the host may complete the
+ * requests before the hypercall returns, and an interrupt raised while the
+ * vCPU has interrupts off costs another VM exit (an interrupt window) to
+ * deliver.
  */
-void pvchan_gqueue_kick(struct pvchan_gqueue *q)
+bool pvchan_gqueue_kick_prepare(struct pvchan_gqueue *q)
+{
+	if (!pvchan_gring_publish(&q->ring)) {
+		atomic64_inc(&q->stats.kicks_suppressed);
+		return false;
+	}
+	/* Injected fault: the host is not told (timeouts recover). */
+	return !pvchan_gfault(&q->dev->faults.drop_kicks,
+			      &q->stats.fault_kicks_dropped);
+}
+
+/**
+ * pvchan_gqueue_notify() - kick the host: tell it the queue has submissions.
+ * @q: queue; pvchan_gqueue_kick_prepare() said so.  Any context; @q->lock
+ *	need not be held.
+ */
+void pvchan_gqueue_notify(struct pvchan_gqueue *q)
 {
 	long ret;
 
-	if (!pvchan_gring_publish(&q->ring)) {
-		atomic64_inc(&q->stats.kicks_suppressed);
-		return;
-	}
-	/* Injected fault: the host is not told (timeouts recover). */
-	if (pvchan_gfault(&q->dev->faults.drop_kicks,
-			  &q->stats.fault_kicks_dropped))
-		return;
 	atomic64_inc(&q->stats.kicks);
 	ret = pvchan_hc(PVCHAN_HC_KICK, q->dev->index, q->index, 0, 0);
 	/* A lost host is main.c's to report, once. */
 	if (ret && !pvchan_hc_lost(ret))
 		pvchan_host_err("dev%u q%u: kick failed: %ld\n", q->dev->index,
 				q->index, ret);
+}
+
+/**
+ * pvchan_gqueue_kick() - publish submissions and notify the host if needed.
+ * @q: queue, under @q->lock.
+ */
+void pvchan_gqueue_kick(struct pvchan_gqueue *q)
+{
+	if (pvchan_gqueue_kick_prepare(q))
+		pvchan_gqueue_notify(q);
 }
 
 /**
