@@ -5,12 +5,65 @@
  */
 #include <linux/debugfs.h>
 #include <linux/file.h>
+#include <linux/cpumask.h>
 #include <linux/log2.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <uapi/linux/sched/types.h>
 
 #include "pvchan_host.h"
 
 #define PVCHAN_DEFAULT_QUEUE_SIZE	256
+
+static bool batch_workers = true;
+module_param(batch_workers, bool, 0644);
+MODULE_PARM_DESC(batch_workers,
+		 "Queue worker threads of devices added from now on are SCHED_BATCH: a kick does not preempt the vCPU that made it; on a CPU they share, requests collect until the vCPU halts and are served in one batch (default Y; N: a kick preempts the vCPU, one request per kick)");
+
+/* Stop and free a device's worker threads; their queues are idle. */
+static void pvchan_dev_workers_stop(struct pvchan_dev *dev)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->num_workers; i++)
+		kthread_destroy_worker(dev->workers[i]);
+	kfree(dev->workers);
+	dev->workers = NULL;
+	dev->num_workers = 0;
+}
+
+/*
+ * Start the threads that serve @dev's queues, one per queue up to one per
+ * CPU, named after the VM and the device index @index.
+ */
+static int pvchan_dev_workers_start(struct pvchan_dev *dev, u32 index)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = SCHED_BATCH,
+	};
+	unsigned int n = min_t(unsigned int, dev->num_queues,
+			       num_possible_cpus());
+	struct kthread_worker *w;
+
+	dev->batch_workers = READ_ONCE(batch_workers);
+	dev->workers = kcalloc(n, sizeof(*dev->workers), GFP_KERNEL);
+	if (!dev->workers)
+		return -ENOMEM;
+	while (dev->num_workers < n) {
+		w = kthread_create_worker(0, "pvchan%u-%u.%u", dev->vm->id,
+					  index, dev->num_workers);
+		if (IS_ERR(w)) {
+			pvchan_dev_workers_stop(dev);
+			return PTR_ERR(w);
+		}
+		/* A thread that stays SCHED_NORMAL still works; no error. */
+		if (dev->batch_workers && sched_setattr_nocheck(w->task, &attr))
+			pr_warn_once("queue workers stay SCHED_NORMAL\n");
+		dev->workers[dev->num_workers++] = w;
+	}
+	return 0;
+}
 
 static const struct pvchan_dev_ops *pvchan_dev_types[] = {
 	&pvchan_echo_ops,
@@ -91,8 +144,18 @@ int pvchan_dev_add(struct pvchan_vm *vm, struct pvchan_ctl_dev *cfg)
 			return ret;
 		}
 	}
-	for (i = 0; i < dev->num_queues; i++)
+	/* Indices only grow, under pvchan_vms_lock: this one will be ours. */
+	ret = pvchan_dev_workers_start(dev, READ_ONCE(vm->num_devs));
+	if (ret) {
+		if (ops->destroy)
+			ops->destroy(dev);
+		kfree(dev);
+		return ret;
+	}
+	for (i = 0; i < dev->num_queues; i++) {
 		pvchan_queue_init(&dev->queues[i], dev, i);
+		dev->queues[i].worker = dev->workers[i % dev->num_workers];
+	}
 
 	mutex_lock(&vm->lock);
 	if (vm->num_devs >= PVCHAN_CTL_MAX_DEVS) {
@@ -165,6 +228,7 @@ void pvchan_dev_free(struct pvchan_dev *dev)
 	/* May cancel workers that backend wake-ups queued: locks still live. */
 	if (dev->ops->destroy)
 		dev->ops->destroy(dev);
+	pvchan_dev_workers_stop(dev);
 	for (i = 0; i < dev->num_queues; i++)
 		mutex_destroy(&dev->queues[i].lock);
 	kfree(dev);

@@ -347,7 +347,7 @@ static long pvchan_hc_kick(struct pvchan_vm *vm, u32 vcpu_id,
 		atomic64_inc(&q->stats.fault_kicks_dropped);
 		return PVCHAN_OK;
 	}
-	queue_work(pvchan_wq, &q->work);
+	pvchan_queue_wake(q);
 	return PVCHAN_OK;
 }
 

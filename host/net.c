@@ -168,7 +168,7 @@ static int pvchan_net_wake(wait_queue_entry_t *wait, unsigned int mode,
 		return 0;
 	q = pvchan_net_reader(p);
 	if (q)
-		queue_work(pvchan_wq, &q->work);
+		pvchan_queue_wake(q);
 	return 0;
 }
 
@@ -192,7 +192,7 @@ static void pvchan_net_poll_start(struct pvchan_net_pair *p)
 	mask = vfs_poll(p->tap, &p->pt);
 	q = pvchan_net_reader(p);
 	if ((mask & (EPOLLIN | EPOLLRDNORM)) && q)
-		queue_work(pvchan_wq, &q->work);
+		pvchan_queue_wake(q);
 }
 
 static void pvchan_net_poll_stop(struct pvchan_net_pair *p)
@@ -316,7 +316,7 @@ static void pvchan_net_destroy(struct pvchan_dev *dev)
 	 * from before (or the end of a stall) may still have queued a worker.
 	 */
 	for (i = 0; i < dev->num_queues; i++)
-		cancel_work_sync(&dev->queues[i].work);
+		pvchan_queue_cancel(&dev->queues[i]);
 	pvchan_net_put_taps(net);
 	mutex_destroy(&net->poll_lock);
 	kfree(net);
@@ -378,7 +378,7 @@ static int pvchan_net_queue_init(struct pvchan_queue *q)
 		for (i = 0; i < net->pairs; i++)
 			pvchan_net_poll_start(&net->pair[i]);
 		mutex_unlock(&net->poll_lock);
-		queue_work(pvchan_wq, &q->work);
+		pvchan_queue_wake(q);
 	}
 	return 0;
 }
@@ -397,7 +397,7 @@ static void pvchan_net_queue_free(struct pvchan_queue *q)
 		WRITE_ONCE(pvchan_net(q)->stall_tx, false);
 		for (i = 1; i < dev->num_queues; i += 2)
 			if (i != q->index)
-				queue_work(pvchan_wq, &dev->queues[i].work);
+				pvchan_queue_wake(&dev->queues[i]);
 	}
 	kvfree(q->priv);
 	q->priv = NULL;

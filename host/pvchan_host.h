@@ -16,6 +16,7 @@
 #define _PVCHAN_HOST_H
 
 #include <linux/atomic.h>
+#include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
@@ -114,7 +115,8 @@ struct pvchan_queue_stats {
  * @aio: asynchronous requests the backend has not completed yet.
  * @idle: woken when @aio drops to 0 and when @resetting ends (queue resets
  *	wait for both).
- * @work: the queue worker, on pvchan_wq.
+ * @work: the queue worker's work, run on @worker (pvchan_queue_wake()).
+ * @worker: the device's worker thread that serves this queue.
  * @priv: device-type state for the queue.
  * @stats: counters.
  * @dbg: debugfs directory.
@@ -139,7 +141,8 @@ struct pvchan_queue {
 	struct list_head done;
 	u32 aio;
 	wait_queue_head_t idle;
-	struct work_struct work;
+	struct kthread_work work;
+	struct kthread_worker *worker;
 	void *priv;
 	struct pvchan_queue_stats stats;
 	struct dentry *dbg;
@@ -245,6 +248,11 @@ struct pvchan_dev_ops {
  * @config_len: bytes of device config (DEV_CONFIG).
  * @priv: device-type state.
  * @dbg: debugfs directory.
+ * @batch_workers: the threads are SCHED_BATCH (module parameter
+ *	batch_workers when the device was added).
+ * @num_workers: threads in @workers.
+ * @workers: the threads serving the queues (queue i on worker i %
+ *	@num_workers), one per queue up to one per CPU.
  * @queues: the queues.
  */
 struct pvchan_dev {
@@ -266,6 +274,9 @@ struct pvchan_dev {
 	u32 config_len;
 	void *priv;
 	struct dentry *dbg;
+	bool batch_workers;
+	unsigned int num_workers;
+	struct kthread_worker **workers;
 	struct pvchan_queue queues[];
 };
 
@@ -355,7 +366,9 @@ unsigned int pvchan_segs_nr_pages(const struct pvchan_seg *segs,
 int pvchan_pin_segs(struct pvchan_queue *q, const struct pvchan_seg *segs,
 		    unsigned int nsegs, bool write, struct page **pages,
 		    struct bio_vec *bvec, unsigned int max_pages);
-void pvchan_queue_work(struct work_struct *work);
+void pvchan_queue_work(struct kthread_work *work);
+void pvchan_queue_wake(struct pvchan_queue *q);
+void pvchan_queue_cancel(struct pvchan_queue *q);
 int pvchan_queue_setup(struct pvchan_queue *q, u64 gpa, u32 size);
 void pvchan_queue_reset(struct pvchan_queue *q);
 void pvchan_queue_init(struct pvchan_queue *q, struct pvchan_dev *dev,

@@ -213,7 +213,7 @@ void pvchan_queue_init(struct pvchan_queue *q, struct pvchan_dev *dev,
 	spin_lock_init(&q->done_lock);
 	INIT_LIST_HEAD(&q->done);
 	init_waitqueue_head(&q->idle);
-	INIT_WORK(&q->work, pvchan_queue_work);
+	kthread_init_work(&q->work, pvchan_queue_work);
 }
 
 /**
@@ -309,7 +309,7 @@ void pvchan_queue_reset(struct pvchan_queue *q)
 		 * for it to end, and for a worker queued by a late kick.
 		 */
 		wait_event(q->idle, !READ_ONCE(q->resetting));
-		flush_work(&q->work);
+		kthread_flush_work(&q->work);
 		return;
 	}
 	WRITE_ONCE(q->active, false);
@@ -319,7 +319,7 @@ void pvchan_queue_reset(struct pvchan_queue *q)
 
 	wait_event(q->idle, pvchan_queue_aio_idle(q));
 	/* The last completion queued the worker before dropping aio to 0. */
-	cancel_work_sync(&q->work);
+	pvchan_queue_cancel(q);
 
 	mutex_lock(&q->lock);
 	pvchan_queue_drop_done(q);
@@ -367,7 +367,7 @@ void pvchan_queue_complete(struct pvchan_queue *q, struct pvchan_req *req)
 	spin_lock_irqsave(&q->done_lock, flags);
 	list_add_tail(&req->node, &q->done);
 	/* Under the lock: a reset that sees aio == 0 finds the work queued. */
-	queue_work(pvchan_wq, &q->work);
+	pvchan_queue_wake(q);
 	if (!--q->aio)
 		wake_up(&q->idle);
 	spin_unlock_irqrestore(&q->done_lock, flags);
@@ -718,10 +718,11 @@ out_fault:
  * pvchan_queue_work() - the queue worker: serve a batch of requests.
  * @work: &pvchan_queue.work.
  *
- * Runs on pvchan_wq with the VMM's mm borrowed; requeues itself when the
- * budget is used up so one busy queue cannot starve the others.
+ * Runs on the queue's worker thread with the VMM's mm borrowed; requeues
+ * itself when the budget is used up so one busy queue cannot starve the
+ * others on the same thread.
  */
-void pvchan_queue_work(struct work_struct *work)
+void pvchan_queue_work(struct kthread_work *work)
 {
 	struct pvchan_queue *q = container_of(work, struct pvchan_queue, work);
 	struct mm_struct *mm = q->dev->vm->mm;
@@ -737,5 +738,28 @@ void pvchan_queue_work(struct work_struct *work)
 	kthread_unuse_mm(mm);
 	mmput(mm);
 	if (more)
-		queue_work(pvchan_wq, &q->work);
+		pvchan_queue_wake(q);
+}
+
+/**
+ * pvchan_queue_wake() - have the queue's worker run a batch.
+ * @q: the queue.
+ *
+ * Context: any (backends call it from wake-up callbacks and completions).
+ */
+void pvchan_queue_wake(struct pvchan_queue *q)
+{
+	kthread_queue_work(q->worker, &q->work);
+}
+
+/**
+ * pvchan_queue_cancel() - take back a queued worker run and wait for a
+ * running one to end.
+ * @q: the queue.
+ *
+ * Context: process context, without @q->lock.
+ */
+void pvchan_queue_cancel(struct pvchan_queue *q)
+{
+	kthread_cancel_work_sync(&q->work);
 }
