@@ -62,11 +62,24 @@ snap() {
 		>>"$out/snap.log"
 }
 # disk_queues: the pvchan disk's (dev0) host queues, summed: requests and
-# worker runs that took some (their ratio: requests served per wake-up).
+# worker runs that took some (their ratio: requests served per wake-up),
+# and kicks; the same for the network device's (dev1) receive (even) and
+# transmit (odd) queues.
 disk_queues() {
-	cat $dbg/vm"$vm"/dev0/q*/stats 2>/dev/null |
-		awk '$1 == "requests" || $1 == "batches" { s[$1] += $2 }
-		END { printf "pvblk_requests=%d pvblk_batches=%d", s["requests"], s["batches"] }'
+	local d f p q
+	for d in 0 1; do
+		for f in "$dbg"/vm"$vm"/dev"$d"/q*/stats; do
+			[[ -e $f ]] || continue
+			q=${f%/stats}
+			q=${q##*/q}
+			case $d.$((q % 2)) in
+			0.*) p=pvblk ;;
+			1.0) p=pvnet_rx ;;
+			*) p=pvnet_tx ;;
+			esac
+			awk -v p=$p '$1 ~ /^(requests|batches|kicks)$/ { print p "_" $1, $2 }' "$f"
+		done
+	done | awk '{ s[$1] += $2 } END { for (k in s) printf "%s=%d ", k, s[k] }'
 }
 # taps: the taps' counters as L1 sees them (rx: what L2 sent).
 taps() {
@@ -161,6 +174,11 @@ if [[ ,$PARTS, == *,clock,* ]]; then
 fi
 check "every run has its counters" \
 	[ "$(grep -c '^end ' "$out/snap.log")" = "$(grep -c '^G result ' "$out/l2.log" | awk '{ print $1 + 1 }')" ]
+# Every host queue's counters at the end, for the record.
+for f in "$dbg"/vm"$vm"/dev*/q*/stats; do
+	echo "== ${f#"$dbg"/}"
+	cat "$f"
+done >"$out/host-stats.log" 2>&1
 echo '!hist:keys=exit_reason:size=256' >$tracefs/events/kvm/kvm_exit/trigger
 pkill -x iperf3
 pkill -x sockperf
