@@ -44,9 +44,9 @@ static int pvchan_dev_workers_start(struct pvchan_dev *dev, u32 index)
 	};
 	unsigned int n = min_t(unsigned int, dev->num_queues,
 			       num_possible_cpus());
+	bool batch = READ_ONCE(batch_workers);
 	struct kthread_worker *w;
 
-	dev->batch_workers = READ_ONCE(batch_workers);
 	dev->workers = kcalloc(n, sizeof(*dev->workers), GFP_KERNEL);
 	if (!dev->workers)
 		return -ENOMEM;
@@ -58,7 +58,7 @@ static int pvchan_dev_workers_start(struct pvchan_dev *dev, u32 index)
 			return PTR_ERR(w);
 		}
 		/* A thread that stays SCHED_NORMAL still works; no error. */
-		if (dev->batch_workers && sched_setattr_nocheck(w->task, &attr))
+		if (batch && sched_setattr_nocheck(w->task, &attr))
 			pr_warn_once("queue workers stay SCHED_NORMAL\n");
 		dev->workers[dev->num_workers++] = w;
 	}

@@ -248,8 +248,6 @@ struct pvchan_dev_ops {
  * @config_len: bytes of device config (DEV_CONFIG).
  * @priv: device-type state.
  * @dbg: debugfs directory.
- * @batch_workers: the threads are SCHED_BATCH (module parameter
- *	batch_workers when the device was added).
  * @num_workers: threads in @workers.
  * @workers: the threads serving the queues (queue i on worker i %
  *	@num_workers), one per queue up to one per CPU.
@@ -274,7 +272,6 @@ struct pvchan_dev {
 	u32 config_len;
 	void *priv;
 	struct dentry *dbg;
-	bool batch_workers;
 	unsigned int num_workers;
 	struct kthread_worker **workers;
 	struct pvchan_queue queues[];
