@@ -100,9 +100,8 @@ wait $pid
 G mono_freq "$(cat /tmp/mono4)"
 # 8. The driver goes: both clocksources withdrawn, records unregistered.
 # The timekeeping core pins the current clocksource's module: choose
-# another one first, as an administrator would.
-G host_records_wait 1
-sleep 2
+# another one first, as an administrator would.  (L1 took the host's
+# records while L2 waited for step 7's frequency to come back.)
 echo kvm-clock >$cs/current_clocksource
 rmmod pvchan_guest || G rmmod_failed 1
 G after_rmmod "$(cat $cs/current_clocksource)"
