@@ -89,8 +89,7 @@ check "/ is /dev/pvda, ext4 (got $(result root), $(result fs))" \
 	bash -c "[[ '$(result root)' == /dev/pvda && '$(result fs)' == ext4 ]]"
 check "systemd: system running, no failed unit (state $(result state), failed '$(result failed)')" \
 	bash -c "[[ '$(result state)' == running && -z '$(result failed)' ]]"
-# getty prints its prompt after the unit that reports: wait for it.
-check "a login prompt on the serial console" l2_wait "$work/l2.log" 'pvguest login:' 300
+check "a login prompt on the serial console" grep -q 'pvguest login:' "$work/l2.log"
 check "the module came from the initramfs (live, as root needed it)" \
 	bash -c "[[ '$(result module)' == live ]]"
 l2_wait "$work/l2.log" 'reboot: Power down' 300
