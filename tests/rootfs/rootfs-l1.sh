@@ -73,7 +73,7 @@ fi
 
 qpid=$("$H/run-l2.sh" --kernel "$img/vmlinuz" --initrd "$img/initrd.img" \
 	--log "$work/l2.log" --mem 768M --paused "$work/mon" --timeout 1200 \
-	--append "root=/dev/disk/by-id/pvchan-pvroot rw")
+	--append "root=/dev/disk/by-id/pvchan-pvroot rw systemd.default_device_timeout_sec=600")
 "${ctl_cmd[@]}" attach --pid "$qpid" --blk "$disk,serial=pvroot" \
 	>"$work/ctl.log" 2>&1 &
 ctl=$!
